@@ -22,8 +22,9 @@ and does nothing where the dependency already behaves.
 
 2. **Safe checkpoint loading on torch >= 2.6.** ``torch.load`` defaults to
    ``weights_only=True`` there, and mmengine 0.10.7 checkpoints hold a few
-   non-tensor globals (the message hub's ``HistoryBuffer``, numpy arrays and
-   scalars). We allow-list exactly those with
+   non-tensor globals (the message hub's ``HistoryBuffer`` and its bound
+   statistics methods, numpy arrays and scalars). We allow-list exactly those
+   with
    :func:`torch.serialization.add_safe_globals`; safe loading stays on, so an
    arbitrary pickle is still refused.
 
@@ -118,6 +119,10 @@ def _install_lite_mmcv_ops():
 
     ops.__getattr__ = __getattr__
     sys.modules['mmcv.ops'] = ops
+    # Expected under mmcv-lite and guarded by mmcv itself; not the user's
+    # concern unless they use that op, which then raises.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     mmcv = sys.modules.get('mmcv')
     if mmcv is not None:
         mmcv.ops = ops
@@ -131,8 +136,12 @@ def _safe_checkpoint_globals():
     except ImportError:  # numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
     dtype_classes = [type(np.dtype(t)) for t in np.sctypeDict.values()]
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype
-            ] + sorted(set(dtype_classes), key=lambda c: c.__name__)
+    # `getattr` rebuilds the bound statistics methods (HistoryBuffer.min...)
+    # that the message hub stores. The weights-only unpickler still calls
+    # nothing that is not allow-listed, so it can only fetch attributes of
+    # the objects above, not run code.
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
+            getattr] + sorted(set(dtype_classes), key=lambda c: c.__name__)
 
 
 SAFE_CHECKPOINT_GLOBALS = ()

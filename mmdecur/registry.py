@@ -73,7 +73,7 @@ MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmdecur.models'])
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
     parent=MMENGINE_MODEL_WRAPPERS,
-    locations=['mmdecur.models'])
+    locations=['mmdecur.engine'])
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer',
     parent=MMENGINE_WEIGHT_INITIALIZERS,

@@ -1,0 +1,4 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+from .model import build_dataloader_from_cfg, init_model, load_config
+
+__all__ = ['build_dataloader_from_cfg', 'init_model', 'load_config']

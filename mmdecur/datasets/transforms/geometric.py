@@ -1,0 +1,475 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+"""Geometric transforms shared by every modality (and the label) present.
+
+Each transform makes ONE random draw per call and applies it to every entry
+of ``results['imgs']`` and to every segmentation field, so whatever it sees
+stays co-registered. Which modalities it sees is decided by the caller: inside
+:class:`MultiModalMultiView` a per-modality pipeline sees one modality (the
+official DeCUR behaviour: independent crops per modality), a ``shared``
+pipeline sees them all.
+"""
+import math
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmdecur.registry import TRANSFORMS
+
+__all__ = [
+    'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
+    'apply_cv2', 'resize_image', 'resize_label'
+]
+
+CV2_INTERP = {
+    'nearest': cv2.INTER_NEAREST_EXACT,
+    'bilinear': cv2.INTER_LINEAR,
+    'bicubic': cv2.INTER_CUBIC,
+    'area': cv2.INTER_AREA,
+    'lanczos': cv2.INTER_LANCZOS4,
+}
+
+# Depths OpenCV's resize/filter kernels accept; anything else goes via float32.
+_CV2_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+# Several OpenCV kernels (INTER_AREA, some filters) only take up to 4
+# channels, and none take more than 512, so wider images go in 4-band chunks.
+_CV2_MAX_CHANNELS = 4
+
+SizeType = Union[int, Sequence[int]]
+
+
+def apply_cv2(img: np.ndarray, fn: Callable[[np.ndarray],
+                                            np.ndarray]) -> np.ndarray:
+    """Apply an OpenCV image function to an HWC image of any band count.
+
+    Works around three OpenCV limits: unsupported dtypes (computed in float32
+    and cast back, rounding integers), more channels than a kernel supports
+    (split into chunks of 4 bands) and the singleton channel OpenCV drops from
+    an H×W×1 image (restored).
+
+    Args:
+        img (np.ndarray): HWC image.
+        fn (callable): Function mapping an OpenCV-compatible array with at
+            most 4 channels to an array of the same channel count.
+
+    Returns:
+        np.ndarray: HWC result with the input's dtype and band count.
+    """
+    dtype = img.dtype
+    work = img if dtype in _CV2_DTYPES else img.astype(np.float32)
+    channels = work.shape[2]
+    if channels <= _CV2_MAX_CHANNELS:
+        out = fn(np.ascontiguousarray(work))
+        if out.ndim == 2:
+            out = out[..., None]
+    else:
+        chunks = []
+        for start in range(0, channels, _CV2_MAX_CHANNELS):
+            chunk = fn(
+                np.ascontiguousarray(work[...,
+                                          start:start + _CV2_MAX_CHANNELS]))
+            chunks.append(chunk[..., None] if chunk.ndim == 2 else chunk)
+        out = np.concatenate(chunks, axis=2)
+    if out.dtype != dtype:
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            out = np.clip(np.rint(out), info.min, info.max)
+        out = out.astype(dtype)
+    return out
+
+
+def resize_image(img: np.ndarray,
+                 size: Tuple[int, int],
+                 interpolation: str = 'bilinear') -> np.ndarray:
+    """Resize an HWC image of any band count and dtype.
+
+    Args:
+        img (np.ndarray): HWC image.
+        size (tuple[int, int]): Output (height, width).
+        interpolation (str): One of ``CV2_INTERP``. Defaults to 'bilinear'.
+
+    Returns:
+        np.ndarray: Resized HWC image, same dtype and band count.
+    """
+    h, w = size
+    if img.shape[:2] == (h, w):
+        return img
+    flag = CV2_INTERP[interpolation]
+    return apply_cv2(img, lambda x: cv2.resize(x, (w, h), interpolation=flag))
+
+
+def resize_label(label: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a label map, any integer dtype.
+
+    Uses OpenCV's ``INTER_NEAREST_EXACT`` (pixel-centre sampling, as its
+    bilinear resize uses), the same kernel as ``interpolation='nearest'``
+    for images, so labels stay aligned with resized images.
+
+    Args:
+        label (np.ndarray): H×W (or H×W×C) label map.
+        size (tuple[int, int]): Output (height, width).
+
+    Returns:
+        np.ndarray: Resized label map, same dtype and number of dims.
+    """
+    h, w = size
+    if label.shape[:2] == (h, w):
+        return label
+    out = apply_cv2(
+        label if label.ndim == 3 else label[..., None],
+        lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_NEAREST_EXACT))
+    return out if label.ndim == 3 else out[..., 0]
+
+
+def _to_hw(size: SizeType, name: str = 'size') -> Tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    if len(size) != 2:
+        raise ValueError(f'{name} must be an int or (height, width), '
+                         f'got {size!r}')
+    return int(size[0]), int(size[1])
+
+
+def _check_interpolation(interpolation: str) -> str:
+    if interpolation not in CV2_INTERP:
+        raise ValueError(f'interpolation must be one of {list(CV2_INTERP)}, '
+                         f'got {interpolation!r}')
+    return interpolation
+
+
+def seg_keys(results: dict) -> List[str]:
+    """Keys of the segmentation maps in ``results``.
+
+    ``gt_seg_map`` is included even when a loader forgot to list it in
+    ``seg_fields``: a label silently left untransformed would be misaligned.
+
+    Args:
+        results (dict): Result dict.
+
+    Returns:
+        list[str]: Keys present in ``results``.
+    """
+    keys = [k for k in results.get('seg_fields', []) if k in results]
+    if 'gt_seg_map' in results and 'gt_seg_map' not in keys:
+        keys.append('gt_seg_map')
+    return keys
+
+
+def common_hw(results: dict) -> Tuple[int, int]:
+    """The H×W shared by every image and label in ``results``.
+
+    Args:
+        results (dict): Result dict with ``imgs`` and optional seg fields.
+
+    Returns:
+        tuple[int, int]: (height, width).
+
+    Raises:
+        ValueError: If there is nothing to transform, or the entries differ
+            in size (a shared geometric transform needs co-registered data).
+    """
+    shapes: Dict[str, Tuple[int, int]] = {
+        name: img.shape[:2]
+        for name, img in results.get('imgs', {}).items()
+    }
+    for key in seg_keys(results):
+        shapes[key] = results[key].shape[:2]
+    if not shapes:
+        raise ValueError('No images to transform: results["imgs"] is empty.')
+    if len(set(shapes.values())) > 1:
+        paths = dict(results.get('img_paths') or {})
+        if results.get('seg_map_path') is not None:
+            paths.setdefault('gt_seg_map', results['seg_map_path'])
+        desc = ', '.join(f'{name} {hw[0]}x{hw[1]} ({paths.get(name)})'
+                         for name, hw in shapes.items())
+        raise ValueError(
+            'co-registration required: a shared geometric transform got '
+            f'entries of different sizes: {desc}. Resize them to a common '
+            'grid first, or transform each modality in its own pipeline.')
+    return next(iter(shapes.values()))
+
+
+def _map_all(results: dict, img_fn: Callable[[np.ndarray], np.ndarray],
+             label_fn: Callable[[np.ndarray], np.ndarray]) -> None:
+    # A fresh dict, so callers holding the old one (other views) are unchanged.
+    results['imgs'] = {
+        name: img_fn(img)
+        for name, img in results['imgs'].items()
+    }
+    for key in seg_keys(results):
+        results[key] = label_fn(results[key])
+    if results['imgs']:
+        results['img_shape'] = next(iter(results['imgs'].values())).shape[:2]
+    else:
+        results['img_shape'] = results[seg_keys(results)[0]].shape[:2]
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCropND(BaseTransform):
+    """Random crop of random area and aspect ratio, resized to ``size``.
+
+    The torchvision recipe: up to ``max_attempts`` draws of an area fraction
+    in ``scale`` and a log-uniform aspect ratio in ``ratio``; if none fits,
+    a central crop clamped to ``ratio``. One draw serves all modalities and
+    labels present (nearest interpolation for labels).
+
+    **Required Keys:** ``imgs``. **Modified Keys:** ``imgs``, seg fields.
+    **Added Keys:** ``img_shape``.
+
+    Args:
+        size (int | Sequence[int]): Output (height, width); an int gives a
+            square.
+        scale (Sequence[float]): Range of the crop's fraction of the image
+            area. Defaults to (0.08, 1.0).
+        ratio (Sequence[float]): Range of the crop's aspect ratio (w/h).
+            Defaults to (3/4, 4/3).
+        interpolation (str): Image interpolation: 'nearest', 'bilinear',
+            'bicubic', 'area' or 'lanczos'. Defaults to 'bilinear'.
+        max_attempts (int): Draws before the central fallback. Defaults
+            to 10.
+    """
+
+    def __init__(self,
+                 size: SizeType,
+                 scale: Sequence[float] = (0.08, 1.0),
+                 ratio: Sequence[float] = (3. / 4., 4. / 3.),
+                 interpolation: str = 'bilinear',
+                 max_attempts: int = 10) -> None:
+        self.size = _to_hw(size)
+        if not (0 < scale[0] <= scale[1] <= 1):
+            raise ValueError(f'scale must satisfy 0 < min <= max <= 1, got '
+                             f'{scale!r}')
+        if not (0 < ratio[0] <= ratio[1]):
+            raise ValueError(f'ratio must satisfy 0 < min <= max, got '
+                             f'{ratio!r}')
+        self.scale = tuple(scale)
+        self.ratio = tuple(ratio)
+        self.interpolation = _check_interpolation(interpolation)
+        self.max_attempts = max_attempts
+
+    def get_params(self, h: int, w: int) -> Tuple[int, int, int, int]:
+        """Draw a crop box.
+
+        Args:
+            h (int): Image height.
+            w (int): Image width.
+
+        Returns:
+            tuple[int, int, int, int]: (top, left, crop_h, crop_w).
+        """
+        area = h * w
+        log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(self.max_attempts):
+            target_area = area * np.random.uniform(*self.scale)
+            aspect = math.exp(np.random.uniform(*log_ratio))
+            crop_w = int(round(math.sqrt(target_area * aspect)))
+            crop_h = int(round(math.sqrt(target_area / aspect)))
+            if 0 < crop_w <= w and 0 < crop_h <= h:
+                top = np.random.randint(0, h - crop_h + 1)
+                left = np.random.randint(0, w - crop_w + 1)
+                return top, left, crop_h, crop_w
+        in_ratio = w / h
+        if in_ratio < self.ratio[0]:
+            crop_w, crop_h = w, int(round(w / self.ratio[0]))
+        elif in_ratio > self.ratio[1]:
+            crop_h, crop_w = h, int(round(h * self.ratio[1]))
+        else:
+            crop_h, crop_w = h, w
+        return (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w
+
+    def transform(self, results: dict) -> dict:
+        """Crop and resize every image and label with one random box.
+
+        Args:
+            results (dict): Result dict.
+
+        Returns:
+            dict: The transformed results.
+        """
+        h, w = common_hw(results)
+        top, left, crop_h, crop_w = self.get_params(h, w)
+        box = (slice(top, top + crop_h), slice(left, left + crop_w))
+        _map_all(
+            results,
+            lambda img: resize_image(img[box], self.size, self.interpolation),
+            lambda lab: resize_label(lab[box], self.size))
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(size={self.size}, '
+                f'scale={self.scale}, ratio={self.ratio}, '
+                f"interpolation='{self.interpolation}', "
+                f'max_attempts={self.max_attempts})')
+
+
+@TRANSFORMS.register_module()
+class RandomFlipND(BaseTransform):
+    """Flip every image and label present with probability ``prob``.
+
+    ``flip``/``flip_direction`` record the net flip, so that a horizontal
+    and a vertical flip in sequence read as 'diagonal' and two flips of the
+    same direction cancel.
+
+    **Required Keys:** ``imgs``. **Modified Keys:** ``imgs``, seg fields.
+    **Added Keys:** ``flip``, ``flip_direction``, ``img_shape``.
+
+    Args:
+        prob (float): Flip probability. Defaults to 0.5.
+        direction (str): 'horizontal', 'vertical' or 'diagonal' (both).
+            Defaults to 'horizontal'.
+    """
+
+    _AXES = {'horizontal': (1, ), 'vertical': (0, ), 'diagonal': (0, 1)}
+    _PARTS = {'horizontal': {'h'}, 'vertical': {'v'}, 'diagonal': {'h', 'v'}}
+
+    def __init__(self, prob: float = 0.5, direction: str = 'horizontal'):
+        if not 0 <= prob <= 1:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        if direction not in self._AXES:
+            raise ValueError(f'direction must be one of {list(self._AXES)}, '
+                             f'got {direction!r}')
+        self.prob = prob
+        self.direction = direction
+
+    def transform(self, results: dict) -> dict:
+        """Flip every image and label with one random draw.
+
+        Args:
+            results (dict): Result dict.
+
+        Returns:
+            dict: The transformed results.
+        """
+        common_hw(results)
+        if np.random.rand() >= self.prob:
+            results.setdefault('flip', False)
+            results.setdefault('flip_direction', None)
+            return results
+        axes = self._AXES[self.direction]
+        # Flipped arrays are views with negative strides; packing copies them.
+        _map_all(results, lambda img: np.flip(img, axes),
+                 lambda lab: np.flip(lab, axes))
+        before = self._PARTS.get(results.get('flip_direction'), set()) \
+            if results.get('flip') else set()
+        net = before ^ self._PARTS[self.direction]
+        names = {frozenset(v): k for k, v in self._PARTS.items()}
+        results['flip'] = bool(net)
+        results['flip_direction'] = names.get(frozenset(net))
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(prob={self.prob}, '
+                f"direction='{self.direction}')")
+
+
+@TRANSFORMS.register_module()
+class ResizeND(BaseTransform):
+    """Resize every image and label present.
+
+    **Required Keys:** ``imgs``. **Modified Keys:** ``imgs``, seg fields.
+    **Added Keys:** ``img_shape``.
+
+    Args:
+        size (int | Sequence[int]): (height, width) for an exact size, or an
+            int: the shorter edge becomes ``size`` and the aspect ratio is
+            kept (torchvision's ``Resize(int)``, as in ``Resize(256)`` before
+            ``CenterCrop(224)``).
+        interpolation (str): Image interpolation, see
+            :class:`RandomResizedCropND`. Defaults to 'bilinear'.
+    """
+
+    def __init__(self,
+                 size: SizeType,
+                 interpolation: str = 'bilinear') -> None:
+        if not isinstance(size, int):
+            size = _to_hw(size)
+        self.size = size
+        self.interpolation = _check_interpolation(interpolation)
+
+    def _target_hw(self, h: int, w: int) -> Tuple[int, int]:
+        if not isinstance(self.size, int):
+            return self.size
+        if h <= w:
+            return self.size, int(round(w * self.size / h))
+        return int(round(h * self.size / w)), self.size
+
+    def transform(self, results: dict) -> dict:
+        """Resize every image and label.
+
+        Args:
+            results (dict): Result dict.
+
+        Returns:
+            dict: The transformed results.
+        """
+        target = self._target_hw(*common_hw(results))
+        _map_all(results,
+                 lambda img: resize_image(img, target, self.interpolation),
+                 lambda lab: resize_label(lab, target))
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(size={self.size}, '
+                f"interpolation='{self.interpolation}')")
+
+
+@TRANSFORMS.register_module()
+class CenterCropND(BaseTransform):
+    """Crop the centre of every image and label present.
+
+    An image smaller than ``size`` is padded symmetrically first (images
+    with ``pad_val``, labels with ``seg_pad_val``), as torchvision does.
+
+    **Required Keys:** ``imgs``. **Modified Keys:** ``imgs``, seg fields.
+    **Added Keys:** ``img_shape``.
+
+    Args:
+        size (int | Sequence[int]): Output (height, width); an int gives a
+            square.
+        pad_val (float): Image padding value. Defaults to 0.
+        seg_pad_val (int): Label padding value (the ignore index).
+            Defaults to 255.
+    """
+
+    def __init__(self,
+                 size: SizeType,
+                 pad_val: float = 0,
+                 seg_pad_val: int = 255) -> None:
+        self.size = _to_hw(size)
+        self.pad_val = pad_val
+        self.seg_pad_val = seg_pad_val
+
+    def transform(self, results: dict) -> dict:
+        """Centre-crop every image and label.
+
+        Args:
+            results (dict): Result dict.
+
+        Returns:
+            dict: The transformed results.
+        """
+        h, w = common_hw(results)
+        out_h, out_w = self.size
+        pad_h, pad_w = max(out_h - h, 0), max(out_w - w, 0)
+        pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2,
+                                                   pad_w - pad_w // 2))
+        top = (h + pad_h - out_h) // 2
+        left = (w + pad_w - out_w) // 2
+        box = (slice(top, top + out_h), slice(left, left + out_w))
+
+        def crop(arr: np.ndarray, value: Optional[float]) -> np.ndarray:
+            if pad_h or pad_w:
+                arr = np.pad(
+                    arr,
+                    pads + ((0, 0), ) * (arr.ndim - 2),
+                    constant_values=value)
+            return arr[box]
+
+        _map_all(results, lambda img: crop(img, self.pad_val),
+                 lambda lab: crop(lab, self.seg_pad_val))
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(size={self.size}, '
+                f'pad_val={self.pad_val}, seg_pad_val={self.seg_pad_val})')

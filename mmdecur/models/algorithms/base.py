@@ -1,0 +1,207 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+import copy
+from typing import Dict, List, Mapping, Optional, Sequence, Union
+
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmpretrain.structures import DataSample
+from torch import Tensor
+
+from mmdecur.registry import MODELS
+
+
+@MODELS.register_module()
+class MultiModalSelfSupervisor(BaseModel):
+    """Per-modality encoders and projectors trained by a multimodal loss.
+
+    For every modality ``m`` (a name such as ``'rgb'``, ``'hha'``, ``'s1'``)
+    and every view ``x`` of it, the embedding is
+    ``projectors[m](pool(backbones[m](x)))``; the loss receives
+    ``{m: [z_view1, z_view2, ...]}`` in the order of ``modalities``.
+
+    Args:
+        backbone (dict): Either one backbone config (a dict with ``type``),
+            built once per modality, or a dict of configs keyed by modality.
+            A backbone's ``in_channels``, unless set, is the modality's band
+            count in the data preprocessor.
+        loss (dict): Loss config, called with the per-modality embeddings.
+        projector (dict, optional): Projector config, built once per
+            modality (or once if ``share_projector``); None = no projector.
+        modalities (Sequence[str], optional): Modality names; the first is
+            modality 1. Defaults to the data preprocessor's modalities, in
+            its order.
+        in_channels (dict, optional): Per-modality ``in_channels`` that
+            override the backbone config (e.g. ``dict(s1=2, s2=13)``).
+        share_projector (bool): One projector for all modalities. The
+            official DeCUR code ties them (its checkpoints hold two identical
+            copies); the paper describes one per modality. Defaults to False.
+        data_preprocessor (dict, optional): Defaults to None.
+        init_cfg (dict, optional): Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 loss: dict,
+                 projector: Optional[dict] = None,
+                 modalities: Optional[Sequence[str]] = None,
+                 in_channels: Optional[Mapping[str, int]] = None,
+                 share_projector: bool = False,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        data_modalities = getattr(self.data_preprocessor, 'modalities', None)
+        if modalities is None:
+            if data_modalities is None:
+                raise ValueError('give `modalities` or a data preprocessor '
+                                 'that lists them')
+            modalities = data_modalities
+        self.modalities = list(modalities)
+        if len(set(self.modalities)) != len(self.modalities) or not (
+                self.modalities):
+            raise ValueError(f'modalities must be distinct names, got '
+                             f'{self.modalities}')
+        data_bands = {
+            m: self.data_preprocessor.num_bands(m)
+            for m in self.modalities if m in (data_modalities or ())
+        }
+        self.backbones = nn.ModuleDict({
+            m: MODELS.build(
+                self._backbone_cfg(backbone, m, in_channels, data_bands))
+            for m in self.modalities
+        })
+        if projector is None:
+            self.projectors = nn.ModuleDict(
+                {m: nn.Identity() for m in self.modalities})
+        elif share_projector:
+            shared = MODELS.build(self._projector_cfg(projector))
+            self.projectors = nn.ModuleDict(
+                {m: shared for m in self.modalities})
+        else:
+            self.projectors = nn.ModuleDict({
+                m: MODELS.build(self._projector_cfg(projector, m))
+                for m in self.modalities
+            })
+        self.share_projector = share_projector
+        self.loss_module = MODELS.build(loss)
+        self._check_channels()
+
+    @staticmethod
+    def _backbone_cfg(backbone: dict, modality: str, in_channels,
+                      data_bands: dict) -> dict:
+        if 'type' in backbone:
+            cfg = copy.deepcopy(dict(backbone))
+        elif modality in backbone:
+            cfg = copy.deepcopy(dict(backbone[modality]))
+        else:
+            raise KeyError(f'backbone config has no entry for modality '
+                           f'{modality!r} (keys: {list(backbone)})')
+        if in_channels and modality in in_channels:
+            cfg['in_channels'] = in_channels[modality]
+        elif modality in data_bands:
+            # A backbone's own in_channels wins (and is checked later).
+            cfg.setdefault('in_channels', data_bands[modality])
+        return cfg
+
+    def _projector_cfg(self, projector: dict, modality=None) -> dict:
+        """``in_channels`` defaults to the backbone's pooled dimension."""
+        cfg = copy.deepcopy(dict(projector))
+        if 'in_channels' not in cfg:
+            dims = {
+                m: getattr(b, 'out_channels', None)
+                for m, b in self.backbones.items()
+                if modality is None or m == modality
+            }
+            if None in dims.values() or len(set(dims.values())) != 1:
+                raise ValueError('set projector.in_channels: cannot infer it '
+                                 f'from the backbones ({dims})')
+            cfg['in_channels'] = next(iter(dims.values()))
+        return cfg
+
+    def _check_channels(self) -> None:
+        """Fail at build time if data and backbone band counts disagree."""
+        bands = getattr(self.data_preprocessor, 'num_bands', None)
+        if bands is None:
+            return
+        for m, backbone in self.backbones.items():
+            expected = getattr(backbone, 'in_channels', None)
+            if m in self.data_preprocessor.modalities and (
+                    expected is not None and bands(m) != expected):
+                raise ValueError(
+                    f'modality {m!r}: the data preprocessor normalises '
+                    f'{bands(m)} bands but the backbone has in_channels='
+                    f'{expected}')
+
+    def pooled_features(self, modality: str, x: Tensor) -> Tensor:
+        """Backbone features of one view, globally pooled to (B, D)."""
+        expected = getattr(self.backbones[modality], 'in_channels', None)
+        if expected is not None and x.shape[1] != expected:
+            raise ValueError(
+                f'modality {modality!r}: input has {x.shape[1]} channels but '
+                f'its backbone has in_channels={expected}')
+        feat = self.backbones[modality](x)
+        feat = feat[-1] if isinstance(feat, (tuple, list)) else feat
+        if feat.dim() == 4:  # feature map: global average pooling
+            feat = feat.mean((2, 3))
+        return feat
+
+    def embed(self, modality: str, x: Tensor) -> Tensor:
+        """Projector embedding (B, K) of one view of ``modality``."""
+        return self.projectors[modality](self.pooled_features(modality, x))
+
+    def _views(self, inputs: Mapping, modality: str) -> List[Tensor]:
+        if modality not in inputs:
+            raise KeyError(f'the batch has no modality {modality!r} '
+                           f'(got {list(inputs)})')
+        views = inputs[modality]
+        return [views] if isinstance(views, Tensor) else list(views)
+
+    def forward(self,
+                inputs: Mapping[str, Union[Tensor, List[Tensor]]],
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """``'loss'``: loss dict; ``'tensor'``: per-modality pooled backbone
+        features of the first view; ``'predict'``: data samples carrying
+        ``embedding_<m>`` (projector output of the first view)."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def extract_feat(self, inputs: Mapping) -> Dict[str, Tensor]:
+        return {
+            m: self.pooled_features(m, self._views(inputs, m)[0])
+            for m in self.modalities
+        }
+
+    def loss(self, inputs: Mapping,
+             data_samples: Optional[List[DataSample]] = None
+             ) -> Dict[str, Tensor]:
+        views = {
+            m: [self.embed(m, x) for x in self._views(inputs, m)]
+            for m in self.modalities
+        }
+        return self.loss_module(views)
+
+    def predict(self, inputs: Mapping,
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        embeddings = {
+            m: self.embed(m, self._views(inputs, m)[0])
+            for m in self.modalities
+        }
+        batch_size = next(iter(embeddings.values())).shape[0]
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(batch_size)]
+        num_common = getattr(self.loss_module, 'num_common', None)
+        dim_common = num_common(next(iter(embeddings.values())).shape[1]) if (
+            num_common) else None
+        for i, sample in enumerate(data_samples):
+            for m, z in embeddings.items():
+                sample.set_field(z[i], f'embedding_{m}', field_type='data')
+            if dim_common is not None:
+                sample.set_metainfo(dict(dim_common=dim_common))
+        return data_samples

@@ -1,0 +1,4 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+from .multimodal import MultiModalDataPreprocessor
+
+__all__ = ['MultiModalDataPreprocessor']

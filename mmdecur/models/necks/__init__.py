@@ -1,0 +1,4 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+from .projector import Projector
+
+__all__ = ['Projector']

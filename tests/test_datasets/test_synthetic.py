@@ -1,0 +1,165 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+import time
+
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import default_collate
+from torch.utils.data import DataLoader
+
+import mmdecur  # noqa: F401
+from mmdecur.datasets import SyntheticMultiModalDataset
+from mmdecur.registry import DATASETS
+
+CROP = dict(type='RandomResizedCropND', size=32, scale=(0.5, 1.0))
+FLIP = dict(type='RandomFlipND')
+DECUR_PIPELINE = [
+    dict(
+        type='MultiModalMultiView',
+        num_views=2,
+        transforms=dict(
+            rgb=[
+                CROP,
+                dict(type='ColorJitterND', brightness=0.2, contrast=0.2),
+                dict(type='GaussianBlurND', sigma=(0.1, 1.0)), FLIP
+            ],
+            depth=[CROP, FLIP])),
+    dict(type='PackMultiModalInputs')
+]
+
+
+def _arrays(ds, idx):
+    return ds.get_data_info(idx)['imgs']
+
+
+def test_data_info_contract():
+    ds = SyntheticMultiModalDataset(num_samples=10, image_size=24)
+    assert len(ds) == 10
+    info = ds.get_data_info(3)
+    assert info['sample_idx'] == 3
+    assert info['imgs']['rgb'].shape == (24, 24, 3)
+    assert info['imgs']['depth'].shape == (24, 24, 1)
+    assert all(v.dtype == np.uint8 for v in info['imgs'].values())
+    assert info['img_paths'] == dict(rgb=None, depth=None)
+    assert info['value_ranges'] == dict(rgb=(0., 255.), depth=(0., 255.))
+    meta = ds.metainfo
+    names = meta['factor_names']
+    assert list(info['factors']) == list(names)
+    np.testing.assert_allclose(
+        info['gt_factors'], [info['factors'][n] for n in names], rtol=1e-6)
+    for name, k in meta['num_classes'].items():
+        assert isinstance(info['factors'][name], int)
+        assert 0 <= info['factors'][name] < k
+    assert meta['private_factors'] == dict(rgb=('hue', ), depth=('texture', ))
+    assert set(meta['shared_factors']) == {'shape', 'size', 'pos_x', 'pos_y'}
+
+
+def test_determinism_and_splits():
+    a = SyntheticMultiModalDataset(num_samples=8)
+    b = DATASETS.build(dict(type='SyntheticMultiModalDataset', num_samples=8))
+    for idx in (0, 5):
+        first, again, other = _arrays(a, idx), _arrays(a, idx), _arrays(b, idx)
+        for m in first:
+            np.testing.assert_array_equal(first[m], again[m])
+            np.testing.assert_array_equal(first[m], other[m])
+    val = SyntheticMultiModalDataset(num_samples=8, split='val')
+    seed1 = SyntheticMultiModalDataset(num_samples=8, seed=1)
+    for ds in (val, seed1):
+        assert not np.array_equal(_arrays(a, 0)['rgb'], _arrays(ds, 0)['rgb'])
+        assert a.get_data_info(0)['factors'] != ds.get_data_info(0)['factors']
+    # A subset renders the same samples as the full dataset.
+    sub = SyntheticMultiModalDataset(num_samples=8, indices=[5, 6])
+    np.testing.assert_array_equal(
+        _arrays(sub, 0)['depth'],
+        _arrays(a, 5)['depth'])
+    assert sub.get_data_info(0)['factors'] == a.get_data_info(5)['factors']
+
+
+def test_private_factors_change_one_modality_only():
+    ds = SyntheticMultiModalDataset(num_samples=4)
+    factors = ds.get_data_info(2)['factors']
+    base = ds.render(factors, 2)
+    for name, changed, same in (('hue', 'rgb', 'depth'), ('background', 'rgb',
+                                                          'depth'),
+                                ('texture', 'depth', 'rgb'), ('phase', 'depth',
+                                                              'rgb')):
+        other = dict(factors)
+        if name in ds.metainfo['num_classes']:
+            other[name] = (factors[name] + 1) % 4
+        else:
+            other[name] = factors[name] * 0.8 + 0.05
+        img = ds.render(other, 2)
+        np.testing.assert_array_equal(img[same], base[same], err_msg=name)
+        assert not np.array_equal(img[changed], base[changed]), name
+    # Shared factors change both modalities.
+    for name in ('shape', 'pos_x'):
+        other = dict(factors)
+        other[name] = (factors[name] + 1) % 4 if name == 'shape' else 0.6
+        img = ds.render(other, 2)
+        assert not np.array_equal(img['rgb'], base['rgb'])
+        assert not np.array_equal(img['depth'], base['depth'])
+
+
+def test_factors_are_spread_and_independent():
+    ds = SyntheticMultiModalDataset(num_samples=2000, lazy_init=True)
+    f = np.stack([ds.sample_factors(i)['shape'] for i in range(2000)]), \
+        np.stack([ds.sample_factors(i)['hue'] for i in range(2000)]), \
+        np.stack([ds.sample_factors(i)['texture'] for i in range(2000)])
+    for x in f:
+        assert np.bincount(x, minlength=4).min() > 400
+    # Joint hue x texture counts are close to uniform (chi-square, 9 dof).
+    joint = np.bincount(f[1] * 4 + f[2], minlength=16)
+    chi2 = ((joint - 125.)**2 / 125.).sum()
+    assert chi2 < 40
+
+
+def test_private_factors_are_visible():
+    ds = SyntheticMultiModalDataset(num_samples=32, noise_std=0)
+    for idx in range(32):
+        info = ds.get_data_info(idx)
+        f, imgs = info['factors'], info['imgs']
+        mask = ds.object_mask(f)
+        # The object has its hue's colour in rgb and is raised in depth.
+        colour = imgs['rgb'][mask].mean(0)
+        assert int(np.argmax(colour)) == (0, 1, 2, 0)[f['hue']]
+        depth = imgs['depth'][..., 0].astype(float)
+        assert depth[mask].mean() > depth[~mask].mean() + 60
+
+
+def test_depth_channels_and_errors():
+    ds = SyntheticMultiModalDataset(
+        num_samples=2, modalities=('rgb', 'hha'), depth_channels=3)
+    hha = ds.get_data_info(0)['imgs']['hha']
+    assert hha.shape == (32, 32, 3)
+    assert (hha[..., 0] == hha[..., 2]).all()
+    with pytest.raises(ValueError):
+        SyntheticMultiModalDataset(modalities=('rgb', ))
+    with pytest.raises(ValueError):
+        SyntheticMultiModalDataset(split='holdout')
+    assert 'num_samples=2' in repr(ds)
+
+
+def test_render_speed():
+    ds = SyntheticMultiModalDataset(num_samples=300)
+    ds.get_data_info(0)
+    start = time.perf_counter()
+    for idx in range(300):
+        ds.get_data_info(idx)
+    per_sample = (time.perf_counter() - start) / 300
+    assert per_sample < 1e-3
+
+
+def test_decur_pipeline_and_collate():
+    np.random.seed(0)
+    ds = SyntheticMultiModalDataset(num_samples=16, pipeline=DECUR_PIPELINE)
+    loader = DataLoader(ds, batch_size=8, collate_fn=default_collate)
+    batch = next(iter(loader))
+    rgb, depth = batch['inputs']['rgb'], batch['inputs']['depth']
+    assert len(rgb) == len(depth) == 2
+    assert rgb[0].shape == (8, 3, 32, 32) and rgb[0].dtype == torch.uint8
+    assert depth[1].shape == (8, 1, 32, 32)
+    factors = torch.stack([s.gt_factors for s in batch['data_samples']])
+    assert factors.shape == (8, len(ds.metainfo['factor_names']))
+    expected = torch.as_tensor(
+        np.stack([ds.get_data_info(i)['gt_factors'] for i in range(8)]))
+    torch.testing.assert_close(factors, expected)

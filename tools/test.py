@@ -1,0 +1,80 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+"""Evaluate a checkpoint with the config's test loop and metrics.
+
+    python tools/test.py CONFIG CHECKPOINT [--out metrics.json]
+    tools/dist_test.sh CONFIG CHECKPOINT 2
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+import mmdecur  # noqa: F401  (compat patches before mmseg/mmengine loads)
+import numpy as np
+from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+
+from mmdecur.registry import RUNNERS
+from train import setup_cpu_distributed  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs go')
+    parser.add_argument('--out', help='dump the metrics to this JSON file')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def to_builtin(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if cfg.get('test_dataloader') is None:
+        raise SystemExit(f'{args.config} has no test_dataloader/test_cfg: '
+                         'pretraining configs are evaluated downstream or '
+                         'with tools/analysis_tools')
+    cfg.load_from = args.checkpoint
+    setup_cpu_distributed(cfg)
+
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if args.out and is_main_process():
+        with open(args.out, 'w') as f:
+            json.dump({k: to_builtin(v) for k, v in metrics.items()}, f,
+                      indent=2)
+
+
+if __name__ == '__main__':
+    main()

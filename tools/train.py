@@ -1,0 +1,124 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+"""Train a model from a config: single process, torchrun, or SLURM.
+
+    python tools/train.py configs/decur/demo_synthetic.py
+    tools/dist_train.sh configs/decur/rgbd_mitb2.py 4 [--amp] [--resume]
+"""
+import argparse
+import os
+import os.path as osp
+
+import mmdecur  # noqa: F401  (compat patches before mmseg/mmengine loads)
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from mmdecur.registry import RUNNERS
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or from the latest one in '
+        'the work dir if no path is given')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by total batch / base_batch_size')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='disable persistent dataloader workers (e.g. for debugging)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. model.loss.common_ratio=0.5')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args) -> Config:
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp needs a CUDA device; none is available')
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise SystemExit(f'--amp cannot be combined with {wrapper}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+    if args.no_persistent_workers:
+        for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            if cfg.get(split) is not None:
+                cfg[split].persistent_workers = False
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Multi-process training without GPUs (gloo), e.g. on a laptop or CI.
+
+    MMEngine's own initialisation calls ``torch.cuda.set_device`` and wraps
+    the model with ``device_ids=[LOCAL_RANK]``; both fail without CUDA.
+    """
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(
+        type='DeviceAgnosticDDP',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.update(cfg.get('model_wrapper_cfg') or {})
+    if wrapper['type'] == 'MMDistributedDataParallel':
+        wrapper['type'] = 'DeviceAgnosticDDP'
+    cfg.model_wrapper_cfg = wrapper
+
+
+def main():
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    setup_cpu_distributed(cfg)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
