@@ -99,13 +99,14 @@ def setup_cpu_distributed(cfg: Config) -> None:
         return
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+    # Scoped: the Runner looks the type up in MMEngine's root registry.
     wrapper = dict(
-        type='DeviceAgnosticDDP',
+        type='mmdecur.DeviceAgnosticDDP',
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper.update(cfg.get('model_wrapper_cfg') or {})
     if wrapper['type'] == 'MMDistributedDataParallel':
-        wrapper['type'] = 'DeviceAgnosticDDP'
+        wrapper['type'] = 'mmdecur.DeviceAgnosticDDP'
     cfg.model_wrapper_cfg = wrapper
 
 

@@ -1,8 +1,10 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 import os
 import os.path as osp
+import random
 import socket
 import tempfile
+import time
 import traceback
 from typing import Any, Callable, List, Sequence
 
@@ -12,9 +14,22 @@ import torch.multiprocessing as mp
 
 
 def find_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """A free TCP port below the ephemeral range.
+
+    An OS-assigned (ephemeral) port could be handed to another process's
+    outgoing connection (gloo opens many) before our master binds it, so
+    parallel tests draw from 20000-29999 instead.
+    """
+    rng = random.Random(os.getpid() ^ int(time.time() * 1e6))
+    for _ in range(100):
+        port = rng.randrange(20000, 30000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError('no free port found in 20000-29999')
 
 
 def _worker(rank: int, world_size: int, port: int, fn: Callable,

@@ -48,6 +48,10 @@ class MultiModalSelfSupervisor(BaseModel):
                  share_projector: bool = False,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if isinstance(data_preprocessor, dict):
+            # Built here, in our scope: BaseModel would use MMEngine's root
+            # registry, which only finds it under default_scope='mmdecur'.
+            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         data_modalities = getattr(self.data_preprocessor, 'modalities', None)

@@ -109,7 +109,8 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
             raise ValueError(
                 f'modality {name!r} has {batch.shape[1]} bands but its mean/'
                 f'std in the data preprocessor have {bands}')
-        batch = batch.float()
+        # The statistics' dtype: float32, or float64 after model.double().
+        batch = batch.to(getattr(self, f'{name}_mean').dtype)
         if self.bgr_to_rgb[name]:
             batch = batch.flip(1)
         return (batch - getattr(self, f'{name}_mean')) / getattr(
