@@ -1,7 +1,6 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 import importlib.metadata
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -25,8 +24,8 @@ def swap_mmcv_lite_for_full_mmcv(requirements):
     except importlib.metadata.PackageNotFoundError:
         return requirements
     return [
-        req.replace('mmcv-lite', 'mmcv', 1) if req.startswith('mmcv-lite')
-        else req for req in requirements
+        req.replace('mmcv-lite', 'mmcv', 1)
+        if req.startswith('mmcv-lite') else req for req in requirements
     ]
 
 
@@ -47,7 +46,8 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'projects')),
     include_package_data=True,
     python_requires='>=3.8',
-    install_requires=swap_mmcv_lite_for_full_mmcv(read_requirements('runtime')),
+    install_requires=swap_mmcv_lite_for_full_mmcv(
+        read_requirements('runtime')),
     extras_require=dict(
         tests=read_requirements('tests'),
         optional=read_requirements('optional'),

@@ -140,8 +140,10 @@ def _safe_checkpoint_globals():
     # that the message hub stores. The weights-only unpickler still calls
     # nothing that is not allow-listed, so it can only fetch attributes of
     # the objects above, not run code.
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
-            getattr] + sorted(set(dtype_classes), key=lambda c: c.__name__)
+    return [
+        HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, getattr
+    ] + sorted(
+        set(dtype_classes), key=lambda c: c.__name__)
 
 
 SAFE_CHECKPOINT_GLOBALS = ()
@@ -166,7 +168,9 @@ def _register_atomic_local_backend():
             folder = osp.dirname(osp.abspath(filepath))
             os.makedirs(folder, exist_ok=True)
             fd, tmp_path = tempfile.mkstemp(
-                dir=folder, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
+                dir=folder,
+                prefix=f'.{osp.basename(filepath)}.',
+                suffix='.tmp')
             try:
                 with os.fdopen(fd, 'wb') as f:
                     f.write(obj)

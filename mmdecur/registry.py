@@ -69,7 +69,8 @@ DATA_SAMPLERS = Registry(
 TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, locations=['mmdecur.datasets'])
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmdecur.models'])
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, locations=['mmdecur.models'])
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
     parent=MMENGINE_MODEL_WRAPPERS,

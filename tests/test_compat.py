@@ -26,8 +26,8 @@ def test_pure_torch_ops_compute_what_full_mmcv_computes():
     from mmcv.ops import point_sample
     x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
     points = torch.rand(2, 7, 2)
-    want = F.grid_sample(x, (2 * points - 1).unsqueeze(2),
-                         align_corners=False).squeeze(3)
+    want = F.grid_sample(
+        x, (2 * points - 1).unsqueeze(2), align_corners=False).squeeze(3)
     torch.testing.assert_close(point_sample(x, points), want)
 
 
@@ -41,13 +41,14 @@ def test_compiled_ops_fail_loudly_never_silently():
     # mmseg's CUDA focal-loss path calls the compiled op.
     from mmseg.models.losses.focal_loss import sigmoid_focal_loss
     with pytest.raises(RuntimeError, match='sigmoid_focal_loss'):
-        sigmoid_focal_loss(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
-                           torch.zeros(2, 3))
+        sigmoid_focal_loss(
+            torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
+            torch.zeros(2, 3))
 
 
 def test_mmengine_checkpoints_load_with_weights_only(tmp_path):
-    from mmengine.logging import MessageHub
     import numpy as np
+    from mmengine.logging import MessageHub
     hub = MessageHub.get_instance('compat-test')
     hub.update_scalar('train/loss', 1.5)
     hub.update_info('np_scalar', np.float64(2.0))
@@ -64,7 +65,7 @@ def test_mmengine_checkpoints_load_with_weights_only(tmp_path):
 class _Evil:
 
     def __reduce__(self):
-        return (os.system, ('echo pwned',))
+        return (os.system, ('echo pwned', ))
 
 
 def test_arbitrary_pickles_are_still_refused():

@@ -4,19 +4,19 @@
     python tools/test.py CONFIG CHECKPOINT [--out metrics.json]
     tools/dist_test.sh CONFIG CHECKPOINT 2
 """
+import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import json
 import os
 import os.path as osp
 
-import mmdecur  # noqa: F401  (compat patches before mmseg/mmengine loads)
 import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
+from train import setup_cpu_distributed  # noqa: E402
 
 from mmdecur.registry import RUNNERS
-from train import setup_cpu_distributed  # noqa: E402
 
 
 def parse_args():
@@ -72,8 +72,8 @@ def main():
     metrics = runner.test()
     if args.out and is_main_process():
         with open(args.out, 'w') as f:
-            json.dump({k: to_builtin(v) for k, v in metrics.items()}, f,
-                      indent=2)
+            metrics = {k: to_builtin(v) for k, v in metrics.items()}
+            json.dump(metrics, f, indent=2)
 
 
 if __name__ == '__main__':

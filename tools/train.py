@@ -4,11 +4,11 @@
     python tools/train.py configs/decur/demo_synthetic.py
     tools/dist_train.sh configs/decur/rgbd_mitb2.py 4 [--amp] [--resume]
 """
+import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import os
 import os.path as osp
 
-import mmdecur  # noqa: F401  (compat patches before mmseg/mmengine loads)
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction

@@ -8,7 +8,8 @@ import torch
 from mmdecur.models.losses import CrossCorrelation, Embedding
 
 
-def alignment_per_dim(z1: torch.Tensor, z2: torch.Tensor) -> Dict[str, np.ndarray]:
+def alignment_per_dim(z1: torch.Tensor,
+                      z2: torch.Tensor) -> Dict[str, np.ndarray]:
     """Diagonal of the cross-modal correlation and ``(1 - C_ii)^2``.
 
     Args:
@@ -69,10 +70,12 @@ def plot_alignment_histogram(curves: Dict[str, np.ndarray],
     total = sum(len(v) for v in curves.values())
     width = (bins[1] - bins[0]) / (len(curves) + 1)
     for i, (label, values) in enumerate(curves.items()):
-        counts, _ = np.histogram(
-            np.clip(values, bins[0], bins[-1]), bins=bins)
-        ax.bar(np.asarray(bins[:-1]) + (i + 0.5) * width, 100 * counts / total,
-               width=width, label=f'{label} ({len(values)} dims)')
+        counts, _ = np.histogram(np.clip(values, bins[0], bins[-1]), bins=bins)
+        ax.bar(
+            np.asarray(bins[:-1]) + (i + 0.5) * width,
+            100 * counts / total,
+            width=width,
+            label=f'{label} ({len(values)} dims)')
     ax.set_xlabel('alignment loss $(1 - C_{ii})^2$')
     ax.set_ylabel('percentage of dimensions')
     ax.legend()

@@ -69,8 +69,7 @@ def decoupling_report(model,
     dim = z[m1].shape[1]
     dim_common = model.loss_module.num_common(dim)
 
-    per_dim = alignment_per_dim(data['embeddings'][m1],
-                                data['embeddings'][m2])
+    per_dim = alignment_per_dim(data['embeddings'][m1], data['embeddings'][m2])
     report = dict(
         modalities=[m1, m2],
         num_samples=int(z[m1].shape[0]),
@@ -94,12 +93,12 @@ def decoupling_report(model,
     unique = report['alignment'].get('unique')
     if common:
         checks['common_dims_aligned'] = (
-            common['mean_alignment_loss'] <=
-            THRESHOLDS['common_max_alignment_loss'])
+            common['mean_alignment_loss']
+            <= THRESHOLDS['common_max_alignment_loss'])
     if unique:
         checks['unique_dims_decorrelated'] = (
-            unique['mean_abs_correlation'] <=
-            THRESHOLDS['unique_max_abs_correlation'])
+            unique['mean_abs_correlation']
+            <= THRESHOLDS['unique_max_abs_correlation'])
 
     metainfo = getattr(dataloader.dataset, 'metainfo', {}) or {}
     if data['gt_factors'] is not None and 'num_classes' in metainfo:
@@ -111,8 +110,8 @@ def decoupling_report(model,
                 if factor in probes and f'{m}/unique' in probes[factor]:
                     row = probes[factor]
                     checks[f'{m}_unique_predicts_{factor}'] = (
-                        row[f'{m}/unique'] >=
-                        THRESHOLDS['probe_min_ratio_to_chance'] *
+                        row[f'{m}/unique']
+                        >= THRESHOLDS['probe_min_ratio_to_chance'] *
                         row['chance'])
     report['checks'] = checks
     report['decoupling_worked'] = bool(checks) and all(checks.values())

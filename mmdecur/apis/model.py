@@ -14,8 +14,8 @@ from mmdecur.registry import MODELS
 def load_config(config: Union[str, Config],
                 cfg_options: Optional[dict] = None) -> Config:
     """Read a config (path or object), apply overrides, set the scope."""
-    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(
-        config)
+    cfg = Config.fromfile(config) if isinstance(config,
+                                                str) else copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdecur'))

@@ -49,8 +49,7 @@ def _worker(rank: int, world_size: int, port: int, fn: Callable,
         dist.destroy_process_group()
 
 
-def run_distributed(fn: Callable, world_size: int,
-                    *args: Any) -> List[Any]:
+def run_distributed(fn: Callable, world_size: int, *args: Any) -> List[Any]:
     """Run ``fn(rank, world_size, *args)`` in ``world_size`` CPU processes.
 
     Each process joins a gloo group on localhost. ``fn`` must be importable

@@ -18,8 +18,8 @@ def test_identical_dims_cost_zero_and_independent_dims_about_one():
     np.testing.assert_allclose(per_dim['loss'][6:], 1, atol=0.1)
     summary = alignment_summary(per_dim, 6, np.linspace(0, 1, 11))
     assert summary['common']['histogram'][0] == 6
-    assert summary['unique']['histogram'][-1] + summary['unique'][
-        'histogram'][-2] == 2
+    assert summary['unique']['histogram'][-1] + summary['unique']['histogram'][
+        -2] == 2
     assert summary['unique']['mean_abs_correlation'] < 0.05
 
 
@@ -42,6 +42,8 @@ def test_probe_recovers_a_linearly_encoded_class_and_not_noise():
 
 def test_histogram_png(tmp_path):
     out = tmp_path / 'hist.png'
-    plot_alignment_histogram({'common': np.zeros(3), 'unique': np.ones(2)},
-                             str(out), np.linspace(0, 1, 11))
+    plot_alignment_histogram({
+        'common': np.zeros(3),
+        'unique': np.ones(2)
+    }, str(out), np.linspace(0, 1, 11))
     assert out.read_bytes()[:4] == b'\x89PNG'

@@ -11,8 +11,8 @@ from mmdecur.apis import init_model
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True)
+    p for p in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
 
 # Widths shrunk so 8192-wide projectors do not dominate the test time.
@@ -24,13 +24,14 @@ SHRINK = {
 
 def test_there_are_configs():
     names = {osp.relpath(p, ROOT) for p in CONFIGS}
-    assert {'configs/decur/rgbd_mitb2.py', 'configs/decur/rgbd_mitb5.py',
-            'configs/decur/rgbd_rn50.py',
-            'configs/decur/demo_synthetic.py'} <= names
+    assert {
+        'configs/decur/rgbd_mitb2.py', 'configs/decur/rgbd_mitb5.py',
+        'configs/decur/rgbd_rn50.py', 'configs/decur/demo_synthetic.py'
+    } <= names
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_loads_and_model_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmdecur'

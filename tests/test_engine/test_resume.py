@@ -18,7 +18,10 @@ class LossRecorder(Hook):
     def __init__(self):
         self.losses = {}
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         self.losses[runner.iter] = outputs['loss'].item()
 
@@ -43,8 +46,8 @@ def run(work_dir, max_epochs=3, resume_from=None, random_state_hook=True):
 
 def test_resumed_losses_equal_an_uninterrupted_run(tmp_path):
     full = run(tmp_path / 'full')
-    resumed = run(tmp_path / 'resumed',
-                  resume_from=tmp_path / 'full' / 'epoch_1.pth')
+    resumed = run(
+        tmp_path / 'resumed', resume_from=tmp_path / 'full' / 'epoch_1.pth')
     assert resumed and min(resumed) > min(full)  # it did start mid-way
     for it, loss in resumed.items():
         assert loss == full[it], (it, loss, full[it])
@@ -53,8 +56,10 @@ def test_resumed_losses_equal_an_uninterrupted_run(tmp_path):
 def test_without_saved_random_states_resuming_drifts(tmp_path):
     """The hook is what makes the test above pass (it can fail)."""
     full = run(tmp_path / 'full', random_state_hook=False)
-    resumed = run(tmp_path / 'resumed', random_state_hook=False,
-                  resume_from=tmp_path / 'full' / 'epoch_1.pth')
+    resumed = run(
+        tmp_path / 'resumed',
+        random_state_hook=False,
+        resume_from=tmp_path / 'full' / 'epoch_1.pth')
     assert any(loss != full[it] for it, loss in resumed.items())
 
 

@@ -19,10 +19,11 @@ def test_metric_over_a_constructed_split():
         factor_names=('hue', ),
         num_classes=dict(hue=4))
     samples = [
-        dict(embedding_rgb=torch.tensor(rgb[i], dtype=torch.float32),
-             embedding_depth=torch.tensor(depth[i], dtype=torch.float32),
-             gt_factors=torch.tensor([float(hue[i])]),
-             dim_common=3) for i in range(n)
+        dict(
+            embedding_rgb=torch.tensor(rgb[i], dtype=torch.float32),
+            embedding_depth=torch.tensor(depth[i], dtype=torch.float32),
+            gt_factors=torch.tensor([float(hue[i])]),
+            dim_common=3) for i in range(n)
     ]
     metric.process({}, samples)
     out = metric.evaluate(n)

@@ -5,12 +5,12 @@ Example::
 
     python tools/analysis_tools/benchmark_backbone.py --size 224 --batch 8
 """
+import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import time
 
 import torch
 
-import mmdecur  # noqa: F401  (applies the compat patches)
 from mmdecur.models.backbones import ResNet
 
 

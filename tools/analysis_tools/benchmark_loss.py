@@ -10,10 +10,10 @@ plus the bytes each approach communicates per step under DDP.
     python tools/analysis_tools/benchmark_loss.py --batch 256 --dim 8192 \
         --dim-common 6144
 """
+import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import time
 
-import mmdecur  # noqa: F401
 import torch
 import torch.nn.functional as F
 
@@ -43,6 +43,7 @@ def plain_reference(z1, z2, kc):
 
 
 def time_fn(fn, inputs, warmup, iters, device):
+
     def step():
         for z in inputs:
             z.grad = None
@@ -67,8 +68,11 @@ def main():
     parser.add_argument('--batch', type=int, default=256)
     parser.add_argument('--dim', type=int, default=8192)
     parser.add_argument('--dim-common', type=int, default=6144)
-    parser.add_argument('--world-size', type=int, default=4,
-                        help='for the communication estimate')
+    parser.add_argument(
+        '--world-size',
+        type=int,
+        default=4,
+        help='for the communication estimate')
     parser.add_argument('--iters', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--device', default='cpu')
@@ -77,8 +81,9 @@ def main():
     device = torch.device(args.device)
     g = torch.Generator().manual_seed(0)
     shared = torch.randn(args.batch, args.dim, generator=g)
-    views = [(shared + torch.randn(args.batch, args.dim, generator=g)).to(
-        device).requires_grad_() for _ in range(4)]
+    views = [(shared + torch.randn(args.batch, args.dim,
+                                   generator=g)).to(device).requires_grad_()
+             for _ in range(4)]
     z1, z2 = views[:2], views[2:]
     loss_module = DeCURLoss(dim_common=args.dim_common)
 

@@ -10,6 +10,7 @@ Example::
 
     python tools/analysis_tools/benchmark_pipeline.py CONFIG --num-samples 500
 """
+import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import time
 
@@ -17,7 +18,6 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-import mmdecur  # noqa: F401
 from mmdecur.registry import DATASETS
 
 

@@ -9,10 +9,10 @@ factor labels, pass/fail checks) into ``--out-dir``.
     python tools/analysis_tools/decoupling_report.py CONFIG CHECKPOINT \
         --out-dir work_dirs/demo_synthetic/report
 """
+import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import sys
 
-import mmdecur  # noqa: F401
 from mmengine.config import DictAction
 
 from mmdecur.analysis import decoupling_report

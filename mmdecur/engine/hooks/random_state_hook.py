@@ -84,7 +84,8 @@ class RandomStateHook(Hook):
                 f'the checkpoint holds random states of '
                 f'{len(loaded["states"])} ranks but this run has '
                 f'{get_world_size()}; not restoring them',
-                logger='current', level=30)
+                logger='current',
+                level=30)
             return
         self._snapshot = loaded['states'][get_rank()]
         self._snapshot_iter = runner.iter

@@ -52,11 +52,13 @@ class DecouplingMetric(BaseMetric):
     def compute_metrics(self, results: List[dict]) -> dict:
         names = sorted(k[len('embedding_'):] for k in results[0]
                        if k.startswith('embedding_'))
-        order = list(self.dataset_meta.get('modalities', names)) if (
-            self.dataset_meta) else names
+        order = list(self.dataset_meta.get(
+            'modalities', names)) if (self.dataset_meta) else names
         names = [m for m in order if m in names] or names
-        z = {m: torch.stack([r[f'embedding_{m}'] for r in results])
-             for m in names}
+        z = {
+            m: torch.stack([r[f'embedding_{m}'] for r in results])
+            for m in names
+        }
         dim = z[names[0]].shape[1]
         dim_common = results[0]['dim_common']
         dim_common = dim if dim_common is None else int(dim_common)

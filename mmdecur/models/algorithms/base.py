@@ -61,8 +61,8 @@ class MultiModalSelfSupervisor(BaseModel):
                                  'that lists them')
             modalities = data_modalities
         self.modalities = list(modalities)
-        if len(set(self.modalities)) != len(self.modalities) or not (
-                self.modalities):
+        if len(set(self.modalities)) != len(
+                self.modalities) or not (self.modalities):
             raise ValueError(f'modalities must be distinct names, got '
                              f'{self.modalities}')
         data_bands = {
@@ -70,20 +70,24 @@ class MultiModalSelfSupervisor(BaseModel):
             for m in self.modalities if m in (data_modalities or ())
         }
         self.backbones = nn.ModuleDict({
-            m: MODELS.build(
+            m:
+            MODELS.build(
                 self._backbone_cfg(backbone, m, in_channels, data_bands))
             for m in self.modalities
         })
         if projector is None:
             self.projectors = nn.ModuleDict(
-                {m: nn.Identity() for m in self.modalities})
+                {m: nn.Identity()
+                 for m in self.modalities})
         elif share_projector:
             shared = MODELS.build(self._projector_cfg(projector))
             self.projectors = nn.ModuleDict(
-                {m: shared for m in self.modalities})
+                {m: shared
+                 for m in self.modalities})
         else:
             self.projectors = nn.ModuleDict({
-                m: MODELS.build(self._projector_cfg(projector, m))
+                m:
+                MODELS.build(self._projector_cfg(projector, m))
                 for m in self.modalities
             })
         self.share_projector = share_projector
@@ -177,11 +181,13 @@ class MultiModalSelfSupervisor(BaseModel):
 
     def extract_feat(self, inputs: Mapping) -> Dict[str, Tensor]:
         return {
-            m: self.pooled_features(m, self._views(inputs, m)[0])
+            m: self.pooled_features(m,
+                                    self._views(inputs, m)[0])
             for m in self.modalities
         }
 
-    def loss(self, inputs: Mapping,
+    def loss(self,
+             inputs: Mapping,
              data_samples: Optional[List[DataSample]] = None
              ) -> Dict[str, Tensor]:
         views = {
@@ -190,19 +196,21 @@ class MultiModalSelfSupervisor(BaseModel):
         }
         return self.loss_module(views)
 
-    def predict(self, inputs: Mapping,
+    def predict(self,
+                inputs: Mapping,
                 data_samples: Optional[List[DataSample]] = None
                 ) -> List[DataSample]:
         embeddings = {
-            m: self.embed(m, self._views(inputs, m)[0])
+            m: self.embed(m,
+                          self._views(inputs, m)[0])
             for m in self.modalities
         }
         batch_size = next(iter(embeddings.values())).shape[0]
         if data_samples is None:
             data_samples = [DataSample() for _ in range(batch_size)]
         num_common = getattr(self.loss_module, 'num_common', None)
-        dim_common = num_common(next(iter(embeddings.values())).shape[1]) if (
-            num_common) else None
+        dim_common = num_common(next(iter(
+            embeddings.values())).shape[1]) if (num_common) else None
         for i, sample in enumerate(data_samples):
             for m, z in embeddings.items():
                 sample.set_field(z[i], f'embedding_{m}', field_type='data')

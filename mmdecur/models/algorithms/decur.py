@@ -37,4 +37,3 @@ class DeCUR(MultiModalSelfSupervisor):
                              f'modalities, got {out_dims}')
         if dims and hasattr(self.loss_module, 'num_common'):
             self.loss_module.num_common(dims.pop())  # raises if Kc > K
-

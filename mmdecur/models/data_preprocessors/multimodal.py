@@ -57,10 +57,10 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
                 raise ValueError(
                     f'modality {name!r}: bgr_to_rgb needs 3 bands, but '
                     f'mean/std have {mean.numel()}')
-            self.register_buffer(f'{name}_mean', mean.view(1, -1, 1, 1),
-                                 persistent=False)
-            self.register_buffer(f'{name}_std', std.view(1, -1, 1, 1),
-                                 persistent=False)
+            self.register_buffer(
+                f'{name}_mean', mean.view(1, -1, 1, 1), persistent=False)
+            self.register_buffer(
+                f'{name}_std', std.view(1, -1, 1, 1), persistent=False)
 
     def num_bands(self, modality: str) -> int:
         return getattr(self, f'{modality}_mean').shape[1]
@@ -84,10 +84,10 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
                            f'preprocessor does not know ({self.modalities})')
         out = {}
         for name, views in inputs.items():
-            if isinstance(views, Tensor) or (
-                    isinstance(views, Sequence)
-                    and all(isinstance(v, Tensor) and v.dim() == 3
-                            for v in views)):
+            if isinstance(views,
+                          Tensor) or (isinstance(views, Sequence) and all(
+                              isinstance(v, Tensor) and v.dim() == 3
+                              for v in views)):
                 out[name] = self._normalize(name, views)  # no views
             else:
                 out[name] = [self._normalize(name, v) for v in views]

@@ -63,7 +63,8 @@ class Embedding:
                  eps: float = 1e-5,
                  gather: bool = True) -> None:
         if z.dim() != 2:
-            raise ValueError(f'embeddings must be (N, K), got {tuple(z.shape)}')
+            raise ValueError(
+                f'embeddings must be (N, K), got {tuple(z.shape)}')
         if z.dtype in (torch.float16, torch.bfloat16):
             z = z.float()
         if gather:

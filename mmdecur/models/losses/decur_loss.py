@@ -6,6 +6,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmdecur.models.utils.distributed import gather_batch
 from mmdecur.registry import MODELS
 from .correlation import CrossCorrelation, Embedding, bt_terms
 
@@ -85,8 +86,9 @@ class DeCURLoss(BaseModule):
         self.common_ratio = common_ratio
         self.lambd = self._per_term(lambd, 'lambd')
         if isinstance(loss_weights, str):
-            presets = dict(paper=dict(com=1., uni=1., intra=1.),
-                           official=OFFICIAL_WEIGHTS)
+            presets = dict(
+                paper=dict(com=1., uni=1., intra=1.),
+                official=OFFICIAL_WEIGHTS)
             if loss_weights not in presets:
                 raise ValueError(f'unknown loss_weights preset '
                                  f'{loss_weights!r}; use {list(presets)}')
@@ -113,15 +115,16 @@ class DeCURLoss(BaseModule):
         """Kc for an embedding of dimension K (= K without decoupling)."""
         if not self.decouple:
             return dim
-        kc = (self.dim_common if self.dim_common is not None else round(
-            self.common_ratio * dim))
+        kc = (
+            self.dim_common
+            if self.dim_common is not None else round(self.common_ratio * dim))
         if kc > dim:
             raise ValueError(f'dim_common={kc} exceeds the embedding '
                              f'dimension K={dim}')
         return kc
 
-    def forward(self, views: Mapping[str, Sequence[Tensor]]
-                ) -> Dict[str, Tensor]:
+    def forward(self, views: Mapping[str,
+                                     Sequence[Tensor]]) -> Dict[str, Tensor]:
         """Compute the loss terms.
 
         Args:
@@ -140,16 +143,17 @@ class DeCURLoss(BaseModule):
         common, unique = slice(0, kc), slice(kc, dim)
         # Losses are computed in fp32 (fp64 if given) even under autocast.
         with torch.autocast(views[names[0]][0].device.type, enabled=False):
-            z = {m: [Embedding(v, boundaries=(kc, ), eps=self.eps)
-                     for v in views[m]] for m in names}
+            z = self._embeddings(views, kc)
             parts = {}
             pairs = list(combinations(names, 2))
             for m1, m2 in pairs:
                 suffix = '' if len(pairs) == 1 else f'_{m1}_{m2}'
-                view_pairs = [(0, 0)] if self.cross_views == 'first' else [
-                    (0, 0), (1, 1)]
-                cross = [CrossCorrelation(z[m1][i], z[m2][j])
-                         for i, j in view_pairs]
+                view_pairs = [(0,
+                               0)] if self.cross_views == 'first' else [(0, 0),
+                                                                        (1, 1)]
+                cross = [
+                    CrossCorrelation(z[m1][i], z[m2][j]) for i, j in view_pairs
+                ]
                 # Eq. 2: common dimensions aligned across modalities.
                 parts['com' + suffix] = self._mean_terms(
                     [c.block(common) for c in cross], 1., 'com')
@@ -174,6 +178,24 @@ class DeCURLoss(BaseModule):
             losses[f'{name}_on_diag'] = on_diag.detach()
             losses[f'{name}_off_diag'] = off_diag.detach()
         return losses
+
+    def _embeddings(self, views, kc):
+        """Standardised embeddings of every view, gathered in one go."""
+        flat = [v for m in views for v in views[m]]
+        dtype = torch.promote_types(flat[0].dtype, torch.float32)
+        # One all-gather for all views instead of one per view.
+        gathered = gather_batch(torch.cat([v.to(dtype) for v in flat], 1))
+        chunks = iter(gathered.split([v.shape[1] for v in flat], dim=1))
+        return {
+            m: [
+                Embedding(
+                    next(chunks),
+                    boundaries=(kc, ),
+                    eps=self.eps,
+                    gather=False) for _ in views[m]
+            ]
+            for m in views
+        }
 
     def _mean_terms(self, blocks, target, term):
         """(on, off, on + lambda * off, weight) averaged over view pairs."""

@@ -44,9 +44,8 @@ class Projector(BaseModule):
             raise ValueError(f'num_layers must be >= 0, got {num_layers}')
         self.in_channels = in_channels
         self.out_channels = out_channels if num_layers else in_channels
-        sizes = [in_channels] + [hid_channels] * (num_layers - 1) + [
-            out_channels
-        ] if num_layers else []
+        sizes = [in_channels] + [hid_channels] * (
+            num_layers - 1) + [out_channels] if num_layers else []
         layers = []
         for i, (c_in, c_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(c_in, c_out, bias=False))

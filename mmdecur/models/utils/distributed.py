@@ -36,8 +36,11 @@ def _all_gather_sizes(n: int, device: torch.device) -> List[int]:
 class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        sizes = _all_gather_sizes(x.shape[0], x.device)
+    def forward(ctx, x: Tensor, equal_sizes: bool) -> Tensor:
+        if equal_sizes:
+            sizes = [x.shape[0]] * dist.get_world_size()
+        else:
+            sizes = _all_gather_sizes(x.shape[0], x.device)
         max_size = max(sizes)
         padded = x.new_zeros((max_size, ) + x.shape[1:])
         padded[:x.shape[0]] = x
@@ -52,10 +55,10 @@ class _GatherWithGrad(torch.autograd.Function):
         grad = grad.contiguous()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         start = sum(ctx.sizes[:ctx.rank])
-        return grad[start:start + ctx.sizes[ctx.rank]]
+        return grad[start:start + ctx.sizes[ctx.rank]], None
 
 
-def gather_batch(x: Tensor) -> Tensor:
+def gather_batch(x: Tensor, equal_sizes: bool = False) -> Tensor:
     """Concatenate ``x`` over all ranks along dim 0, keeping gradients.
 
     Without an initialised process group (or with one rank) ``x`` is returned
@@ -63,10 +66,13 @@ def gather_batch(x: Tensor) -> Tensor:
 
     Args:
         x (Tensor): Local batch, shape (N_local, ...).
+        equal_sizes (bool): Promise that every rank has the same N_local,
+            which saves the collective that exchanges the sizes.
+            Defaults to False.
 
     Returns:
         Tensor: Global batch (N_global, ...), rank order.
     """
     if get_world_size() == 1:
         return x
-    return _GatherWithGrad.apply(x)
+    return _GatherWithGrad.apply(x, equal_sizes)

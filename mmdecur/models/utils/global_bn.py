@@ -50,8 +50,11 @@ class GlobalBatchNorm(_BatchNorm):
         mean = x32.mean(reduce_dims)
         shape = (1, -1) + (1, ) * (x.dim() - 2)
         m2 = (x32 - mean.view(shape)).pow(2).sum(reduce_dims)
-        counts = gather_batch(x32.new_tensor([[float(count)]]))
-        means, m2s = gather_batch(torch.stack([mean, m2])[None]).unbind(1)
+        # One collective: per rank (mean, M2, count), shape (W, 2C + 1).
+        local = torch.cat([mean, m2, mean.new_tensor([float(count)])])
+        stats = gather_batch(local[None], equal_sizes=True)
+        c = x.shape[1]
+        means, m2s, counts = stats[:, :c], stats[:, c:2 * c], stats[:, -1:]
         total = counts.sum()
         global_mean = (counts * means).sum(0) / total
         global_m2 = (m2s + counts * (means - global_mean).pow(2)).sum(0)
@@ -63,14 +66,13 @@ class GlobalBatchNorm(_BatchNorm):
                 momentum = (1.0 / float(self.num_batches_tracked)
                             if self.momentum is None else self.momentum)
                 unbiased = global_var * total / (total - 1).clamp(min=1)
-                self.running_mean.lerp_(global_mean.to(self.running_mean),
-                                        momentum)
-                self.running_var.lerp_(unbiased.to(self.running_var),
-                                       momentum)
+                self.running_mean.lerp_(
+                    global_mean.to(self.running_mean), momentum)
+                self.running_var.lerp_(unbiased.to(self.running_var), momentum)
         # Written out rather than F.batch_norm(training=False), which would
         # not back-propagate into the (global) statistics.
-        out = (x32 - global_mean.view(shape)) * torch.rsqrt(
-            global_var.view(shape) + self.eps)
+        out = (x32 - global_mean.view(shape)
+               ) * torch.rsqrt(global_var.view(shape) + self.eps)
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)
         return out.to(x.dtype)

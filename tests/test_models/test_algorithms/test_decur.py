@@ -6,8 +6,12 @@ import torch
 
 from mmdecur.registry import MODELS
 
-TINY_BACKBONE = dict(type='ResNet', depth=18, base_channels=4,
-                     stem_channels=4, norm_cfg=dict(type='GlobalBN'))
+TINY_BACKBONE = dict(
+    type='ResNet',
+    depth=18,
+    base_channels=4,
+    stem_channels=4,
+    norm_cfg=dict(type='GlobalBN'))
 
 
 def decur_cfg(**kwargs):
@@ -27,9 +31,11 @@ def decur_cfg(**kwargs):
 
 def batch(n=4, size=32, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return dict(inputs=dict(
-        s1=[torch.randn(n, 2, size, size, generator=g) for _ in range(2)],
-        s2=[torch.randn(n, 13, size, size, generator=g) for _ in range(2)]))
+    return dict(
+        inputs=dict(
+            s1=[torch.randn(n, 2, size, size, generator=g) for _ in range(2)],
+            s2=[torch.randn(n, 13, size, size, generator=g)
+                for _ in range(2)]))
 
 
 def test_modalities_and_band_counts_come_from_the_data_preprocessor():
@@ -48,8 +54,10 @@ def test_loss_is_the_decur_loss_of_the_per_modality_embeddings():
     losses = model(**data, mode='loss')
     assert {'loss_com', 'loss_uni', 'loss_intra_s1',
             'loss_intra_s2'} <= set(losses)
-    views = {m: [model.embed(m, x) for x in data['inputs'][m]]
-             for m in ('s1', 's2')}
+    views = {
+        m: [model.embed(m, x) for x in data['inputs'][m]]
+        for m in ('s1', 's2')
+    }
     want = model.loss_module(views)
     for key in ('loss_com', 'loss_uni', 'loss_intra_s1'):
         torch.testing.assert_close(losses[key], want[key])
@@ -125,10 +133,13 @@ def test_missing_modality_in_batch_is_a_clear_error():
 def test_explicit_modalities_and_per_modality_backbones():
     cfg = decur_cfg(
         modalities=['s2', 's1'],
-        backbone=dict(s1=copy.deepcopy(TINY_BACKBONE),
-                      s2=dict(TINY_BACKBONE, depth=50)),
-        projector=dict(type='Projector', in_channels=None, hid_channels=16,
-                       out_channels=16))
+        backbone=dict(
+            s1=copy.deepcopy(TINY_BACKBONE), s2=dict(TINY_BACKBONE, depth=50)),
+        projector=dict(
+            type='Projector',
+            in_channels=None,
+            hid_channels=16,
+            out_channels=16))
     cfg['projector'].pop('in_channels')
     model = MODELS.build(cfg)
     assert model.modalities == ['s2', 's1']

@@ -17,8 +17,8 @@ def test_each_modality_uses_its_own_statistics_and_order():
     pre = make()
     bgr = torch.tensor([30, 20, 10], dtype=torch.uint8).view(1, 3, 1, 1)
     bgr = bgr.expand(2, 3, 2, 2)
-    sar = torch.tensor([-12.5 + 5, -20. - 12]).view(1, 2, 1, 1).expand(
-        2, 2, 2, 2)
+    sar = torch.tensor([-12.5 + 5, -20. - 12]).view(1, 2, 1,
+                                                    1).expand(2, 2, 2, 2)
     out = pre(dict(inputs=dict(rgb=[bgr, bgr], s1=[sar, sar])))
     rgb, s1 = out['inputs']['rgb'], out['inputs']['s1']
     assert len(rgb) == 2 and rgb[0].dtype == torch.float32
@@ -32,14 +32,15 @@ def test_lists_of_samples_are_stacked_and_single_views_kept():
     samples = [torch.full((2, 3, 3), -12.5), torch.full((2, 3, 3), -7.5)]
     out = pre(dict(inputs=dict(s1=samples)))
     assert out['inputs']['s1'].shape == (2, 2, 3, 3)
-    torch.testing.assert_close(out['inputs']['s1'][1, 0],
-                               torch.full((3, 3), 1.))
+    torch.testing.assert_close(out['inputs']['s1'][1, 0], torch.full((3, 3),
+                                                                     1.))
 
 
 @pytest.mark.parametrize('inputs,match', [
     (dict(s1=[torch.zeros(1, 3, 2, 2)]), "'s1' has 3 bands"),
     (dict(hha=[torch.zeros(1, 3, 2, 2)]), 'does not know'),
-    (dict(s1=[[torch.zeros(2, 2, 2), torch.zeros(2, 3, 3)]]), 'differ'),
+    (dict(
+        s1=[[torch.zeros(2, 2, 2), torch.zeros(2, 3, 3)]]), 'differ'),
 ])
 def test_bad_batches_name_the_modality(inputs, match):
     with pytest.raises((ValueError, KeyError), match=match):

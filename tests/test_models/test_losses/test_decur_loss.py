@@ -20,19 +20,23 @@ def xcorr(za, zb):
 
 
 def bt(c, target, lambd=LAMBD):
-    """sum_i (C_ii - target)^2 + lambd sum_{i!=j} C_ij^2, element by element."""
+    """sum_i (C_ii - t)^2 + lambd sum_{i!=j} C_ij^2, element by element."""
     off = ~torch.eye(c.shape[0], dtype=torch.bool)
     return ((c.diagonal() - target)**2).sum() + lambd * (c[off]**2).sum()
 
 
-def reference(z1, z2, kc, intra=True, weights=(1., 1., 1., 1.),
+def reference(z1,
+              z2,
+              kc,
+              intra=True,
+              weights=(1., 1., 1., 1.),
               cross_views='first'):
     """L_com, L_uni, L_M1, L_M2 (Eq. 2-5), weighted, as a dict."""
     pairs = [(0, 0)] if cross_views == 'first' else [(0, 0), (1, 1)]
     com = sum(bt(xcorr(z1[i], z2[j])[:kc, :kc], 1.) for i, j in pairs)
     uni = sum(bt(xcorr(z1[i], z2[j])[kc:, kc:], 0.) for i, j in pairs)
-    out = dict(com=weights[0] * com / len(pairs),
-               uni=weights[1] * uni / len(pairs))
+    out = dict(
+        com=weights[0] * com / len(pairs), uni=weights[1] * uni / len(pairs))
     if intra:
         out['m1'] = weights[2] * bt(xcorr(z1[0], z1[1]), 1.)
         out['m2'] = weights[3] * bt(xcorr(z2[0], z2[1]), 1.)
@@ -54,8 +58,12 @@ def make_views(n, k, seed=0, requires_grad=True):
 
 def ours(z1, z2, **kwargs):
     out = DeCURLoss(**kwargs)(dict(rgb=z1, hha=z2))
-    renamed = {'loss_com': 'com', 'loss_uni': 'uni',
-               'loss_intra_rgb': 'm1', 'loss_intra_hha': 'm2'}
+    renamed = {
+        'loss_com': 'com',
+        'loss_uni': 'uni',
+        'loss_intra_rgb': 'm1',
+        'loss_intra_hha': 'm2'
+    }
     return {renamed[k]: v for k, v in out.items() if k in renamed}, out
 
 
@@ -75,21 +83,26 @@ def test_values_and_gradients_match_equations(n, k, variant):
     kwargs.update(variant)
     got, _ = ours(z1, z2, **kwargs)
 
-    weights = (1 / 6, 1 / 6, 1 / 3, 1 / 3) if variant.get(
-        'loss_weights') == 'official' else (1., 1., 1., 1.)
-    want = reference(z1, z2, kc if variant.get('decouple', True) else k,
-                     intra=variant.get('intra', True), weights=weights,
-                     cross_views=variant.get('cross_views', 'first'))
+    weights = (1 / 6, 1 / 6, 1 / 3, 1 /
+               3) if variant.get('loss_weights') == 'official' else (1., 1.,
+                                                                     1., 1.)
+    want = reference(
+        z1,
+        z2,
+        kc if variant.get('decouple', True) else k,
+        intra=variant.get('intra', True),
+        weights=weights,
+        cross_views=variant.get('cross_views', 'first'))
     assert set(got) == set(want)
     for term in want:
-        torch.testing.assert_close(got[term], want[term], rtol=1e-10,
-                                   atol=1e-10)
+        torch.testing.assert_close(
+            got[term], want[term], rtol=1e-10, atol=1e-10)
 
     inputs = z1 + z2
-    grads = torch.autograd.grad(sum(got.values()), inputs, allow_unused=True,
-                                materialize_grads=True)
-    want_grads = torch.autograd.grad(sum(want.values()), inputs,
-                                     allow_unused=True, materialize_grads=True)
+    grads = torch.autograd.grad(
+        sum(got.values()), inputs, allow_unused=True, materialize_grads=True)
+    want_grads = torch.autograd.grad(
+        sum(want.values()), inputs, allow_unused=True, materialize_grads=True)
     for g, w in zip(grads, want_grads):
         torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
 
@@ -132,10 +145,12 @@ def test_perfectly_aligned_common_dims_cost_nothing():
     n, k, kc = 64, 8, 4
     common = torch.randn(n, kc, generator=g, dtype=torch.float64)
     common = torch.linalg.qr(common - common.mean(0))[0]  # decorrelated
-    z1 = torch.cat([common, torch.randn(n, k - kc, generator=g,
-                                        dtype=torch.float64)], 1)
-    z2 = torch.cat([common, torch.randn(n, k - kc, generator=g,
-                                        dtype=torch.float64)], 1)
+    z1 = torch.cat(
+        [common,
+         torch.randn(n, k - kc, generator=g, dtype=torch.float64)], 1)
+    z2 = torch.cat(
+        [common,
+         torch.randn(n, k - kc, generator=g, dtype=torch.float64)], 1)
     out = DeCURLoss(dim_common=kc, eps=0.)(dict(a=[z1, z1], b=[z2, z2]))
     assert out['loss_com'].item() == pytest.approx(0., abs=1e-12)
     assert out['loss_intra_a'].item() > 0  # unique dims are not decorrelated
@@ -147,7 +162,8 @@ def test_fp32_under_autocast_and_half_inputs():
                    dim_common=24)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         got, out = ours([z.bfloat16().float() for z in z1],
-                        [z.bfloat16().float() for z in z2], dim_common=24)
+                        [z.bfloat16().float() for z in z2],
+                        dim_common=24)
         half, _ = ours([z.bfloat16() for z in z1], [z.bfloat16() for z in z2],
                        dim_common=24)
     for term in want:

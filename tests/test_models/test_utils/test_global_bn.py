@@ -17,14 +17,18 @@ def batch(shape, seed=0):
 def bn_step(x, weight_seed=1):
     """Forward + backward of GlobalBN (N, C, H, W) with a non-trivial loss."""
     bn = GlobalBatchNorm(x.shape[1], momentum=0.3).double()
-    nn.init.normal_(bn.weight, generator=torch.Generator().manual_seed(
-        weight_seed))
+    nn.init.normal_(
+        bn.weight, generator=torch.Generator().manual_seed(weight_seed))
     x = x.clone().requires_grad_()
     out = bn(x)
     loss = (out**3).sum()
     loss.backward()
-    return dict(out=out.detach(), grad_x=x.grad, grad_w=bn.weight.grad,
-                running_mean=bn.running_mean, running_var=bn.running_var)
+    return dict(
+        out=out.detach(),
+        grad_x=x.grad,
+        grad_w=bn.weight.grad,
+        running_mean=bn.running_mean,
+        running_var=bn.running_var)
 
 
 def _bn_rank(rank, world_size, x):
@@ -83,13 +87,14 @@ def test_gather_batch_backward_sums_every_ranks_gradient():
     for r in ranks:
         torch.testing.assert_close(r['full'], x)
     # d/dx sum_r (r+1)^2 x^2 = 2 * (1 + 4) * x
-    torch.testing.assert_close(
-        torch.cat([r['grad'] for r in ranks]), 10 * x)
+    torch.testing.assert_close(torch.cat([r['grad'] for r in ranks]), 10 * x)
 
 
 def _loss_rank(rank, world_size, views):
-    local = {m: [v.chunk(world_size)[rank].clone().requires_grad_()
-                 for v in vs] for m, vs in views.items()}
+    local = {
+        m: [v.chunk(world_size)[rank].clone().requires_grad_() for v in vs]
+        for m, vs in views.items()
+    }
     out = DeCURLoss(dim_common=12)(local)
     total = sum(v for k, v in out.items() if k.startswith('loss'))
     total.backward()
@@ -100,10 +105,14 @@ def _loss_rank(rank, world_size, views):
 
 @pytest.mark.parametrize('world_size', [2])
 def test_decur_loss_is_exact_across_ranks(world_size):
-    views = {m: [batch((8, 16), seed=s) for s in (i, i + 10)]
-             for i, m in enumerate(('rgb', 'hha'))}
-    ref_views = {m: [v.clone().requires_grad_() for v in vs]
-                 for m, vs in views.items()}
+    views = {
+        m: [batch((8, 16), seed=s) for s in (i, i + 10)]
+        for i, m in enumerate(('rgb', 'hha'))
+    }
+    ref_views = {
+        m: [v.clone().requires_grad_() for v in vs]
+        for m, vs in views.items()
+    }
     out = DeCURLoss(dim_common=12)(ref_views)
     total = sum(v for k, v in out.items() if k.startswith('loss'))
     total.backward()
