@@ -8,13 +8,12 @@ import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import json
 import os
-import os.path as osp
 
 import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
-from train import setup_cpu_distributed  # noqa: E402
+from train import merge_common_args, setup_cpu_distributed
 
 from mmdecur.registry import RUNNERS
 
@@ -51,15 +50,7 @@ def to_builtin(value):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = merge_common_args(Config.fromfile(args.config), args)
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader/test_cfg: '
                          'pretraining configs are evaluated downstream or '

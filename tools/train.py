@@ -54,7 +54,8 @@ def parse_args():
     return args
 
 
-def merge_args(cfg: Config, args) -> Config:
+def merge_common_args(cfg: Config, args) -> Config:
+    """Launcher, --cfg-options and the work dir (shared with test.py)."""
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -63,6 +64,11 @@ def merge_args(cfg: Config, args) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def merge_args(cfg: Config, args) -> Config:
+    cfg = merge_common_args(cfg, args)
 
     if args.amp:
         if not torch.cuda.is_available():

@@ -9,6 +9,7 @@ from mmseg.models.backbones import MixVisionTransformer
 from mmseg.models.utils import nlc_to_nchw
 
 from mmdecur.registry import MODELS
+from .checks import check_images, check_out_type
 
 __all__ = ['MiT']
 
@@ -79,9 +80,7 @@ class MiT(MixVisionTransformer):
                 raise ValueError(f'Unknown MiT arch {arch!r}; choose from '
                                  f'{sorted(self.arch_zoo)} or pass a dict.')
             arch = self.arch_zoo[arch]
-        if out_type not in ('pooled', 'featmap'):
-            raise ValueError("out_type must be 'pooled' or 'featmap', "
-                             f'but got {out_type!r}.')
+        check_out_type(out_type)
         settings = dict(copy.deepcopy(self.common_settings), **arch)
         settings.update(kwargs)
         super().__init__(
@@ -110,13 +109,7 @@ class MiT(MixVisionTransformer):
             tuple[torch.Tensor]: ``((B, out_channels), )`` for
             ``out_type='pooled'``, else the stage maps in ``out_indices``.
         """
-        if x.dim() != 4:
-            raise ValueError(f'MiT expects a (B, C, H, W) tensor but got '
-                             f'shape {tuple(x.shape)}.')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'MiT expects {self.in_channels} input channels '
-                f'(in_channels={self.in_channels}) but got {x.shape[1]}.')
+        check_images(x, self.in_channels, 'MiT')
         outs = []
         for patch_embed, blocks, norm in self.layers:
             x, hw_shape = patch_embed(x)

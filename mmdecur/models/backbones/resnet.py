@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmpretrain.models.backbones import ResNet as _ResNet
 
 from mmdecur.registry import MODELS
+from .checks import check_images, check_out_type
 from .deform_attn import DeformableAttention2d
 
 __all__ = ['ResNet', 'RDA_PAPER_SETTINGS']
@@ -92,9 +93,7 @@ class ResNet(_ResNet):
                  rda_residual: bool = True,
                  zero_init_residual: bool = True,
                  **kwargs) -> None:
-        if out_type not in ('pooled', 'featmap'):
-            raise ValueError("out_type must be 'pooled' or 'featmap', "
-                             f'but got {out_type!r}.')
+        check_out_type(out_type)
         self.out_type = out_type
         # The parent freezes stages in __init__, which needs ``rda_layers``.
         self.rda_layers: List[str] = []
@@ -166,15 +165,6 @@ class ResNet(_ResNet):
         super().train(mode)
         return self
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4:
-            raise ValueError(f'ResNet expects a (B, C, H, W) tensor but got '
-                             f'shape {tuple(x.shape)}.')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'ResNet expects {self.in_channels} input channels '
-                f'(in_channels={self.in_channels}) but got {x.shape[1]}.')
-
     def _forward_stages(
         self, x: torch.Tensor
     ) -> Tuple[List[torch.Tensor], Dict[str, Dict[str, torch.Tensor]]]:
@@ -185,7 +175,7 @@ class ResNet(_ResNet):
             and per attention stage ``dict(pos, ref, feature)``, ``feature``
             being the stage output the attention block attended over.
         """
-        self._check_input(x)
+        check_images(x, self.in_channels, 'ResNet')
         if self.deep_stem:
             x = self.stem(x)
         else:

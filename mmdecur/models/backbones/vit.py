@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from timm.models.vision_transformer import VisionTransformer
 
 from mmdecur.registry import MODELS
+from .checks import check_images, check_out_type
 
 __all__ = ['TimmViT']
 
@@ -67,9 +68,7 @@ class TimmViT(VisionTransformer, BaseModule):
         if arch not in self.arch_zoo:
             raise ValueError(f'Unknown ViT arch {arch!r}; choose from '
                              f'{sorted(self.arch_zoo)}.')
-        if out_type not in ('pooled', 'featmap'):
-            raise ValueError("out_type must be 'pooled' or 'featmap', "
-                             f'but got {out_type!r}.')
+        check_out_type(out_type)
         # timm's constructor ends by calling ``self.init_weights``, which
         # goes to timm's initializer because ``init_cfg`` is set only after.
         super().__init__(
@@ -113,13 +112,7 @@ class TimmViT(VisionTransformer, BaseModule):
             ``out_type='pooled'``, else the patch-token maps of the blocks
             in ``out_indices``.
         """
-        if x.dim() != 4:
-            raise ValueError(f'TimmViT expects a (B, C, H, W) tensor but got '
-                             f'shape {tuple(x.shape)}.')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'TimmViT expects {self.in_channels} input channels '
-                f'(in_channels={self.in_channels}) but got {x.shape[1]}.')
+        check_images(x, self.in_channels, 'TimmViT')
         if self.out_type == 'pooled':
             return (self.forward_features(x)[:, 0], )
         return tuple(
