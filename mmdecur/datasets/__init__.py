@@ -1,10 +1,14 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
+from .base import MultiModalDataset
+from .errors import (DataFileError, DataProblem, FileContentError,
+                     MissingFileError, UnreadableFileError)
 from .rgbd import (NYUDV2_CLASSES, SUNRGBD_CLASSES, RGBXDataset,
                    SUNRGBDPretrainDataset)
 from .synthetic import SyntheticMultiModalDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'SyntheticMultiModalDataset', 'SUNRGBDPretrainDataset', 'RGBXDataset',
+    'MultiModalDataset', 'DataFileError', 'DataProblem', 'FileContentError',
+    'MissingFileError', 'UnreadableFileError', 'SyntheticMultiModalDataset', 'SUNRGBDPretrainDataset', 'RGBXDataset',
     'NYUDV2_CLASSES', 'SUNRGBD_CLASSES'
 ]

@@ -4,10 +4,9 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
-from mmengine.dataset import BaseDataset
-
 from mmdecur.registry import DATASETS
-from .transforms.multiview import build_pipeline
+from .base import MultiModalDataset
+from .errors import DataProblem, MissingFileError
 
 __all__ = [
     'SUNRGBDPretrainDataset', 'RGBXDataset', 'NYUDV2_CLASSES',
@@ -35,7 +34,7 @@ def _read_names(path: str) -> List[str]:
     bare names and file names work.
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(f'Split file not found: {path}')
+        raise MissingFileError(f'Split file not found: {path}', path)
     names = []
     with open(path) as f:
         for line in f:
@@ -49,22 +48,12 @@ def _read_names(path: str) -> List[str]:
 
 def _listdir(path: str, what: str) -> set:
     if not osp.isdir(path):
-        raise FileNotFoundError(f'{what} folder not found: {path}')
+        raise MissingFileError(f'{what} folder not found: {path}', path)
     return set(os.listdir(path))
 
 
-def _raise_missing(missing: List[str], header: str) -> None:
-    if missing:
-        lines = '\n  '.join(missing)
-        raise FileNotFoundError(f'{header}:\n  {lines}')
-
-
-def _build_transforms(pipeline: Sequence) -> list:
-    return build_pipeline(pipeline).transforms
-
-
 @DATASETS.register_module()
-class SUNRGBDPretrainDataset(BaseDataset):
+class SUNRGBDPretrainDataset(MultiModalDataset):
     """SUN-RGBD RGB + HHA image pairs for pretraining, official layout.
 
     Layout: ``<data_root>/<rgb_dir>/<name>.jpg`` and the HHA image of the
@@ -107,10 +96,7 @@ class SUNRGBDPretrainDataset(BaseDataset):
         self.rgb_dir = rgb_dir
         self.depth_dir = depth_dir
         self.split_file = split_file
-        super().__init__(
-            data_root=data_root,
-            pipeline=_build_transforms(pipeline),
-            **kwargs)
+        super().__init__(data_root=data_root, pipeline=pipeline, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         """Pair every RGB image with its HHA image.
@@ -123,20 +109,21 @@ class SUNRGBDPretrainDataset(BaseDataset):
         hha_root = osp.join(self.data_root, self.depth_dir)
         rgb_files = _listdir(rgb_root, 'RGB')
         hha_files = _listdir(hha_root, 'HHA')
+        problems = []
         if self.split_file is None:
             names = sorted(
                 osp.splitext(f)[0] for f in rgb_files if f.endswith('.jpg'))
         else:
             names = _read_names(osp.join(self.data_root, self.split_file))
-            no_rgb = [
-                osp.join(rgb_root, f'{n}.jpg') for n in names
-                if f'{n}.jpg' not in rgb_files
-            ]
-            _raise_missing(
-                no_rgb, f'{len(no_rgb)} of {len(names)} names in split file '
-                f'{self.split_file} have no RGB image')
+            for n in names:
+                if f'{n}.jpg' not in rgb_files:
+                    path = osp.join(rgb_root, f'{n}.jpg')
+                    problems.append(
+                        DataProblem(
+                            path, 'missing', f'{path}: listed in '
+                            f'{self.split_file} but there is no RGB image'))
 
-        data_list, missing = [], []
+        data_list, bad = [], []
         for name in names:
             rgb = osp.join(rgb_root, f'{name}.jpg')
             hha = next(
@@ -146,20 +133,21 @@ class SUNRGBDPretrainDataset(BaseDataset):
             if hha is None:
                 tried = ', '.join(
                     osp.join(hha_root, f'{name}{e}') for e in ('.jpg', '.png'))
-                missing.append(f'{rgb} (tried {tried})')
-                continue
+                problems.append(
+                    DataProblem(rgb, 'missing',
+                                f'{rgb} has no HHA image (tried {tried})'))
+                hha = f'{name}.jpg'
+            if f'{name}.jpg' not in rgb_files or hha not in hha_files:
+                bad.append(len(data_list))
             data_list.append(
                 dict(
                     img_paths=dict(rgb=rgb, hha=osp.join(hha_root, hha)),
                     name=name))
-        _raise_missing(
-            missing, f'{len(missing)} of {len(names)} RGB images have no '
-            f'HHA image in {hha_root}')
-        return data_list
+        return self.checked(data_list, problems, bad)
 
 
 @DATASETS.register_module()
-class RGBXDataset(BaseDataset):
+class RGBXDataset(MultiModalDataset):
     """Co-registered RGB + X images (+ labels) in the CMX layout.
 
     Layout (NYUDv2, SUN-RGBD as released for CMX)::
@@ -232,7 +220,7 @@ class RGBXDataset(BaseDataset):
         super().__init__(
             data_root=data_root,
             metainfo=metainfo,
-            pipeline=_build_transforms(pipeline),
+            pipeline=pipeline,
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -251,20 +239,23 @@ class RGBXDataset(BaseDataset):
             key: _listdir(osp.join(self.data_root, folder), key)
             for key, folder in folders.items()
         }
-        data_list, missing = [], []
+        data_list, problems, bad = [], [], []
         for name in names:
             paths = {}
             for key, folder in folders.items():
                 file = f'{name}{suffixes[key]}'
                 paths[key] = osp.join(self.data_root, folder, file)
                 if file not in listings[key]:
-                    missing.append(f'{paths[key]} ({key})')
+                    problems.append(
+                        DataProblem(
+                            paths[key], 'missing', f'{paths[key]} ({key} of '
+                            f'{name!r}, listed in {self.split_file}) is '
+                            'missing'))
+                    if not bad or bad[-1] != len(data_list):
+                        bad.append(len(data_list))
             img_paths = {m: paths[m] for m in self.modality_dirs}
             info = dict(img_paths=img_paths, name=name)
             if self.label_dir is not None:
                 info['seg_map_path'] = paths['seg_map']
             data_list.append(info)
-        _raise_missing(
-            missing, f'{len(missing)} file(s) listed by split file '
-            f'{self.split_file} ({len(names)} samples) are missing')
-        return data_list
+        return self.checked(data_list, problems, bad)

@@ -75,7 +75,8 @@ def test_sunrgbd_missing_hha(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         SUNRGBDPretrainDataset(str(tmp_path))
     msg = str(e.value)
-    assert '2 of 3 RGB images' in msg
+    assert '2 problem(s) affecting 2 of 3 samples' in msg
+    assert msg.count('has no HHA image') == 2
     for name in ('a', 'c'):
         assert str(tmp_path / 'sunrgbd_image' / f'{name}.jpg') in msg
         assert str(tmp_path / 'sunrgbd_hha' / f'{name}.jpg') in msg
@@ -142,11 +143,11 @@ def test_rgbx_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         RGBXDataset(str(tmp_path))
     msg = str(e.value)
-    assert '2 file(s)' in msg
+    assert '2 problem(s)' in msg
     assert str(tmp_path / 'HHA' / 'n2.jpg') in msg
     assert str(tmp_path / 'Label' / 'n10.png') in msg
     # Without labels only the HHA file is missing.
-    with pytest.raises(FileNotFoundError, match='1 file'):
+    with pytest.raises(FileNotFoundError, match='1 problem'):
         RGBXDataset(str(tmp_path), label_dir=None)
     with pytest.raises(FileNotFoundError, match='val.txt'):
         RGBXDataset(str(tmp_path), split='val')

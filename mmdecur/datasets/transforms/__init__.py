@@ -4,6 +4,7 @@ from .augment import (ColorJitterND, GaussianBlurND, RandomGrayscaleND,
 from .formatting import PackMultiModalInputs
 from .geometric import (CenterCropND, RandomFlipND, RandomResizedCropND,
                         ResizeND)
+from .intensity import PercentileScale, StatsScale
 from .loading import LoadModalities
 from .multiview import MultiModalMultiView, build_pipeline
 
@@ -11,5 +12,5 @@ __all__ = [
     'LoadModalities', 'MultiModalMultiView', 'build_pipeline',
     'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
     'ColorJitterND', 'RandomGrayscaleND', 'GaussianBlurND', 'SolarizeND',
-    'PackMultiModalInputs'
+    'PackMultiModalInputs', 'StatsScale', 'PercentileScale'
 ]

@@ -8,6 +8,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
+from ..errors import FileContentError, MissingFileError, UnreadableFileError
 
 __all__ = ['LoadModalities', 'read_image']
 
@@ -33,21 +34,23 @@ def read_image(path: str,
         order OpenCV decodes them (BGR for colour images).
 
     Raises:
-        FileNotFoundError: If the file does not exist.
-        OSError: If the file cannot be decoded.
+        MissingFileError: If the file does not exist (a FileNotFoundError).
+        UnreadableFileError: If it cannot be decoded (an OSError).
     """
     try:
         data = fileio.get(path, backend_args=backend_args)
     except FileNotFoundError:
-        raise FileNotFoundError(
-            f'{modality} image not found: {path}') from None
+        raise MissingFileError(f'{modality} image not found: {path}',
+                               path) from None
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), imread_flag)
     except cv2.error as e:
-        raise OSError(f'Cannot decode {modality} image {path}: {e}') from e
+        raise UnreadableFileError(
+            f'Cannot decode {modality} image {path}: {e}', path) from e
     if img is None:
-        raise OSError(f'Cannot decode {modality} image {path}: the file is '
-                      'corrupt or not an image format OpenCV reads.')
+        raise UnreadableFileError(
+            f'Cannot decode {modality} image {path}: the file is corrupt or '
+            'not an image format OpenCV reads.', path)
     if img.ndim == 2:
         img = img[..., None]
     return img
@@ -134,9 +137,9 @@ class LoadModalities(BaseTransform):
         img = read_image(path, name, cfg['imread_flag'], self.backend_args)
         bands = img.shape[2]
         if cfg['channels'] is not None and bands != cfg['channels']:
-            raise ValueError(
+            raise FileContentError(
                 f'{name} image {path} has {bands} band(s), expected '
-                f"{cfg['channels']}.")
+                f"{cfg['channels']}.", path, 'bands')
         if cfg['color_order'] == 'rgb' and bands in (3, 4):
             # Swap B and R; an alpha band stays last.
             img = np.ascontiguousarray(img[...,

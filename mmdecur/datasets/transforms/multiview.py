@@ -59,6 +59,10 @@ class MultiModalMultiView(BaseTransform):
     DeCUR's pretraining is ``shared=None``: every modality draws its own
     crop and flip in every view, so cross-modal pairs are not co-registered.
 
+    A modality may also bring one source image per view (``imgs[m]`` a list
+    of ``num_views`` arrays), e.g. a different acquisition season for each
+    view; view ``v`` then starts from ``imgs[m][v]``.
+
     Transforms must not modify arrays in place (all of mmdecur's return new
     arrays): the copies share the input arrays to avoid copying images.
 
@@ -138,6 +142,11 @@ class MultiModalMultiView(BaseTransform):
             dict: The results with ``views`` instead of ``imgs``.
         """
         imgs = results['imgs']
+        for m, img in imgs.items():
+            if isinstance(img, (list, tuple)) and len(img) != self.num_views:
+                raise ValueError(
+                    f'MultiModalMultiView: modality {m!r} brings {len(img)} '
+                    f'per-view images but num_views={self.num_views}.')
         missing = [m for m in imgs if m not in self.pipelines]
         absent = [m for m in self.pipelines if m not in imgs]
         if missing or absent:
@@ -150,7 +159,10 @@ class MultiModalMultiView(BaseTransform):
         label_views: Dict[str, list] = {k: [] for k in labels}
         for v in range(self.num_views):
             base = copy.copy(results)
-            base['imgs'] = dict(imgs)
+            base['imgs'] = {
+                m: img[v] if isinstance(img, (list, tuple)) else img
+                for m, img in imgs.items()
+            }
             if self.shared is not None:
                 base = self._run(self.shared[v], base,
                                  f'shared pipeline of view {v}')

@@ -105,3 +105,19 @@ def test_errors_and_repr():
     with pytest.raises(ValueError):
         MultiModalMultiView(transforms=dict(rgb=[]), num_views=0)
     assert 'num_views=2' in repr(view)
+
+
+def test_per_view_source_images():
+    """E.g. one acquisition season per view: view v starts from imgs[m][v]."""
+    import numpy as np
+
+    from mmdecur.datasets.transforms import MultiModalMultiView
+    seasons = [np.full((4, 4, 2), s, np.float32) for s in (1, 2)]
+    results = dict(imgs=dict(s1=seasons, s2=np.zeros((4, 4, 3), np.uint8)))
+    out = MultiModalMultiView(transforms=dict(s1=[], s2=[]))(results)
+    assert [v[0, 0, 0] for v in out['views']['s1']] == [1, 2]
+    assert len(out['views']['s2']) == 2
+    bad = dict(imgs=dict(s1=seasons * 2, s2=np.zeros((4, 4, 3), np.uint8)))
+    import pytest
+    with pytest.raises(ValueError, match='4 per-view images'):
+        MultiModalMultiView(transforms=dict(s1=[], s2=[]))(bad)

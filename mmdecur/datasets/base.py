@@ -1,0 +1,157 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+"""One bad-input policy for every file-based mmdecur dataset."""
+import copy
+import warnings
+from typing import Iterable, List, Optional, Sequence
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
+
+from .errors import (DataFileError, DataProblem, FileContentError,
+                     MissingFileError)
+from .transforms.multiview import build_pipeline
+
+__all__ = ['MultiModalDataset']
+
+_MAX_LISTED = 20
+
+
+def summarize(problems: Sequence[DataProblem], header: str) -> str:
+    lines = [f'  [{p.kind}] {p.message}' for p in problems[:_MAX_LISTED]]
+    if len(problems) > _MAX_LISTED:
+        lines.append(f'  ... and {len(problems) - _MAX_LISTED} more (run '
+                     'tools/misc/check_dataset.py for the full list)')
+    return header + ':\n' + '\n'.join(lines)
+
+
+class MultiModalDataset(BaseDataset):
+    """Base of mmdecur's file datasets: pipelines and bad input.
+
+    Bad input (a missing partner modality, an unreadable file, a band of the
+    wrong size...) is either an error that names the file (default) or,
+    with ``skip_bad_samples=True``, a warning with a count:
+
+    - problems found while the data list is built (e.g. missing files) drop
+      the affected samples;
+    - a sample whose files fail while loading is replaced by another random
+      sample (MMEngine's refetch), in training only.
+
+    :meth:`verify` reads every sample with the dataset's own readers and
+    returns all problems in one pass (``tools/misc/check_dataset.py``).
+
+    Subclasses build their data list in :meth:`load_data_list` and pass it
+    through :meth:`checked` together with the problems they found.
+
+    Args:
+        skip_bad_samples (bool): Skip bad samples with a warning instead of
+            raising. Defaults to False.
+        pipeline (Sequence[dict | callable]): Transforms, built in mmdecur's
+            registry. Defaults to ().
+        **kwargs: :class:`mmengine.dataset.BaseDataset` arguments.
+    """
+
+    def __init__(self,
+                 *args,
+                 skip_bad_samples: bool = False,
+                 pipeline: Sequence = (),
+                 **kwargs) -> None:
+        self.skip_bad_samples = skip_bad_samples
+        self.problems: List[DataProblem] = []
+        self._num_skipped = 0
+        super().__init__(
+            *args, pipeline=build_pipeline(pipeline).transforms, **kwargs)
+
+    def checked(self, data_list: List[dict], problems: Iterable[DataProblem],
+                bad: Iterable[int] = ()) -> List[dict]:
+        """Apply the bad-input policy to a freshly built data list.
+
+        Args:
+            data_list (list[dict]): All samples, good and bad.
+            problems (Iterable[DataProblem]): What is wrong, all of it.
+            bad (Iterable[int]): Indices into ``data_list`` of the samples
+                the problems affect.
+
+        Returns:
+            list[dict]: The data list without the bad samples (when
+            skipping); raises if there are problems and not skipping.
+        """
+        problems = list(problems)
+        self.problems = problems
+        if not problems:
+            return data_list
+        bad = set(bad)
+        header = (f'{type(self).__name__} at {self.data_root}: '
+                  f'{len(problems)} problem(s) affecting {len(bad)} of '
+                  f'{len(data_list)} samples')
+        if not self.skip_bad_samples:
+            error = (MissingFileError if all(p.kind == 'missing'
+                                             for p in problems) else
+                     FileContentError)
+            raise error(summarize(problems, header))
+        warnings.warn(
+            summarize(problems, header + '; skipping them '
+                      '(skip_bad_samples=True)'),
+            stacklevel=2)
+        return [info for i, info in enumerate(data_list) if i not in bad]
+
+    def prepare_data(self, idx: int):
+        if not self.skip_bad_samples or self.test_mode:
+            return super().prepare_data(idx)
+        try:
+            return super().prepare_data(idx)
+        except DataFileError as e:
+            self._num_skipped += 1
+            n = self._num_skipped
+            if n & (n - 1) == 0:  # 1, 2, 4, 8...: a count, not a flood
+                print_log(
+                    f'skipped {n} bad sample(s) so far; latest: {e}',
+                    logger='current',
+                    level=30)
+            return None  # BaseDataset draws another sample
+
+    def loading_transforms(self) -> list:
+        """The pipeline's leading steps that read files (``Load*``)."""
+        steps = []
+        for i, t in enumerate(self.pipeline.transforms):
+            if type(t).__name__.startswith('Load'):
+                steps = self.pipeline.transforms[:i + 1]
+        return steps
+
+    def check_sample(self, idx: int) -> List[DataProblem]:
+        """Problems of one sample: runs the loading steps on it.
+
+        Datasets whose samples hold more files than one pass reads (e.g.
+        several seasons) override this to read all of them.
+        """
+        results = copy.deepcopy(self.get_data_info(idx))
+        try:
+            for t in self.loading_transforms():
+                results = t(results)
+        except DataFileError as e:
+            return [e.as_problem()]
+        return []
+
+    def verify(self,
+               indices: Optional[Iterable[int]] = None,
+               progress: bool = True) -> List[DataProblem]:
+        """All problems of the dataset: from listing, then per sample.
+
+        Args:
+            indices (Iterable[int], optional): Samples to read; all if None.
+            progress (bool): Show a progress bar. Defaults to True.
+
+        Returns:
+            list[DataProblem]: Every problem found.
+        """
+        self.full_init()
+        indices = range(len(self)) if indices is None else list(indices)
+        problems = list(self.problems)
+        bar = ProgressBar(len(indices)) if progress else None
+        for idx in indices:
+            problems.extend(self.check_sample(idx))
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            print()
+        return problems
