@@ -9,6 +9,7 @@ from .transforms import *  # noqa: F401,F403
 
 __all__ = [
     'MultiModalDataset', 'DataFileError', 'DataProblem', 'FileContentError',
-    'MissingFileError', 'UnreadableFileError', 'SyntheticMultiModalDataset', 'SUNRGBDPretrainDataset', 'RGBXDataset',
-    'NYUDV2_CLASSES', 'SUNRGBD_CLASSES'
+    'MissingFileError', 'UnreadableFileError', 'SyntheticMultiModalDataset',
+    'SUNRGBDPretrainDataset', 'RGBXDataset', 'NYUDV2_CLASSES',
+    'SUNRGBD_CLASSES'
 ]
