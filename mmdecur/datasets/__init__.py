@@ -6,6 +6,10 @@ from .rgbd import (NYUDV2_CLASSES, SUNRGBD_CLASSES, RGBXDataset,
                    SUNRGBDPretrainDataset)
 from .synthetic import SyntheticMultiModalDataset
 from .transforms import *  # noqa: F401,F403
+from .bigearthnet import *  # noqa: F401,F403
+from .geonrw import *  # noqa: F401,F403
+from .ssl4eo_s12 import *  # noqa: F401,F403
+from .subsets import *  # noqa: F401,F403
 
 __all__ = [
     'MultiModalDataset', 'DataFileError', 'DataProblem', 'FileContentError',

@@ -5,12 +5,14 @@ from .formatting import PackMultiModalInputs
 from .geometric import (CenterCropND, RandomFlipND, RandomResizedCropND,
                         ResizeND)
 from .intensity import PercentileScale, StatsScale
-from .loading import LoadModalities
+from .loading import LoadBands, LoadModalities, read_bands, read_image
 from .multiview import MultiModalMultiView, build_pipeline
+from .seasons import *  # noqa: F401,F403
 
 __all__ = [
     'LoadModalities', 'MultiModalMultiView', 'build_pipeline',
     'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
     'ColorJitterND', 'RandomGrayscaleND', 'GaussianBlurND', 'SolarizeND',
-    'PackMultiModalInputs', 'StatsScale', 'PercentileScale'
+    'PackMultiModalInputs', 'StatsScale', 'PercentileScale', 'LoadBands',
+    'read_bands', 'read_image'
 ]

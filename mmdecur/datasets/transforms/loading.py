@@ -1,6 +1,6 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 """Per-modality image reading."""
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmengine.fileio as fileio
@@ -10,9 +10,10 @@ from mmcv.transforms import BaseTransform
 from mmdecur.registry import TRANSFORMS
 from ..errors import FileContentError, MissingFileError, UnreadableFileError
 
-__all__ = ['LoadModalities', 'read_image']
+__all__ = ['LoadModalities', 'LoadBands', 'read_image', 'read_bands']
 
-_READER_KEYS = ('color_order', 'value_range', 'channels', 'imread_flag')
+_READER_KEYS = ('color_order', 'value_range', 'channels', 'imread_flag',
+                'dtype')
 
 
 def read_image(path: str,
@@ -56,6 +57,165 @@ def read_image(path: str,
     return img
 
 
+def check_dtype(img: np.ndarray, dtype: Optional[str], path: str,
+                modality: str) -> None:
+    """Raise unless ``img`` has ``dtype`` ('float', 'integer' or a numpy
+    dtype name such as 'uint16'); None accepts anything."""
+    if dtype is None:
+        return
+    kinds = dict(float=np.floating, integer=np.integer)
+    ok = (
+        np.issubdtype(img.dtype, kinds[dtype])
+        if dtype in kinds else img.dtype == np.dtype(dtype))
+    if not ok:
+        raise FileContentError(
+            f'{modality} file {path} holds {img.dtype} data, expected '
+            f'{dtype}', path, 'dtype')
+
+
+def read_bands(paths: Sequence[Optional[str]],
+               size: Optional[Tuple[int, int]] = None,
+               expected_sizes: Optional[Sequence[Optional[Tuple[int,
+                                                                int]]]] = None,
+               interpolation: int = cv2.INTER_LINEAR,
+               modality: str = 'band',
+               backend_args: Optional[dict] = None) -> np.ndarray:
+    """Read single-band files into one HWC array on a common grid.
+
+    Args:
+        paths (Sequence[str | None]): One file per band, in band order; None
+            is an all-zero band (e.g. S2's B10, absent from L2A products).
+        size (tuple, optional): (H, W) to resample every band to; None keeps
+            the first band's size and requires all to match.
+        expected_sizes (Sequence[tuple | None], optional): Per band, the
+            (H, W) the file must have (e.g. 264/132/44 for SSL4EO's 10/20/60
+            m bands); a file of another size raises. Defaults to None.
+        interpolation (int): OpenCV interpolation for resampling. Defaults
+            to bilinear.
+        modality (str): For error messages.
+        backend_args (dict, optional): MMEngine file backend arguments.
+
+    Returns:
+        np.ndarray: (H, W, len(paths)), dtype of the band files.
+    """
+    bands, first = [None] * len(paths), None
+    for i, path in enumerate(paths):
+        if path is None:
+            continue
+        img = read_image(path, modality, cv2.IMREAD_UNCHANGED, backend_args)
+        if img.shape[2] != 1:
+            raise FileContentError(
+                f'{modality} band file {path} has {img.shape[2]} bands, '
+                'expected 1', path, 'bands')
+        want = expected_sizes[i] if expected_sizes else None
+        if want is not None and tuple(img.shape[:2]) != tuple(want):
+            raise FileContentError(
+                f'{modality} band file {path} is {img.shape[0]}x'
+                f'{img.shape[1]}, expected {want[0]}x{want[1]}', path, 'size')
+        if first is None:
+            first = (path, img.dtype, img.shape[:2])
+        elif img.dtype != first[1]:
+            raise FileContentError(
+                f'{modality} band file {path} is {img.dtype} but {first[0]} '
+                f'is {first[1]}', path, 'dtype')
+        bands[i] = img[..., 0]
+    if first is None:
+        raise ValueError(f'{modality}: no band file to read')
+    out_hw = tuple(size) if size is not None else first[2]
+    for i, band in enumerate(bands):
+        if band is None:
+            bands[i] = np.zeros(out_hw, first[1])
+        elif band.shape != out_hw:
+            if size is None:
+                raise FileContentError(
+                    f'{modality} band file {paths[i]} is {band.shape}, '
+                    f'unlike {first[0]} {first[2]}', paths[i], 'size')
+            bands[i] = cv2.resize(
+                band, out_hw[::-1], interpolation=interpolation)
+    return np.stack(bands, axis=-1)
+
+
+_INTERPOLATIONS = dict(
+    nearest=cv2.INTER_NEAREST,
+    bilinear=cv2.INTER_LINEAR,
+    bilinear_exact=cv2.INTER_LINEAR_EXACT,
+    bicubic=cv2.INTER_CUBIC,
+    area=cv2.INTER_AREA)
+
+
+@TRANSFORMS.register_module()
+class LoadBands(BaseTransform):
+    """Read modalities stored as one file per band (Sentinel-1/2 tiles).
+
+    **Required Keys:** ``band_paths`` (dict modality -> list of band file
+    paths, None for an all-zero band); optional ``band_sizes`` (dict
+    modality -> list of expected per-band (H, W)).
+
+    **Added Keys:** ``imgs``, ``value_ranges``, ``ori_shape`` as
+    :class:`LoadModalities`.
+
+    Args:
+        modalities (dict): Modality -> ``dict(size=None, interpolation=
+            'bilinear', value_range=None, dtype=None)``: ``size`` (int or
+            (H, W)) resamples every band to one grid; ``dtype`` is checked as
+            in :class:`LoadModalities`.
+        backend_args (dict, optional): MMEngine file backend arguments.
+    """
+
+    def __init__(self,
+                 modalities: Dict[str, dict],
+                 backend_args: Optional[dict] = None) -> None:
+        self.modalities = {}
+        for name, cfg in modalities.items():
+            cfg = dict(cfg or {})
+            unknown = set(cfg) - {
+                'size', 'interpolation', 'value_range', 'dtype'
+            }
+            if unknown:
+                raise ValueError(f'LoadBands: unknown option(s) '
+                                 f'{sorted(unknown)} for {name!r}')
+            size = cfg.get('size')
+            if isinstance(size, int):
+                size = (size, size)
+            interp = cfg.get('interpolation', 'bilinear')
+            if interp not in _INTERPOLATIONS:
+                raise ValueError(f'interpolation must be one of '
+                                 f'{list(_INTERPOLATIONS)}, got {interp!r}')
+            self.modalities[name] = dict(
+                size=size,
+                interpolation=_INTERPOLATIONS[interp],
+                value_range=cfg.get('value_range'),
+                dtype=cfg.get('dtype'))
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        band_paths = results.get('band_paths') or {}
+        band_sizes = results.get('band_sizes') or {}
+        imgs = dict(results.get('imgs') or {})
+        ranges = dict(results.get('value_ranges') or {})
+        ori_shape = dict(results.get('ori_shape') or {})
+        for name, cfg in self.modalities.items():
+            if name not in band_paths:
+                raise KeyError(f'band_paths has no entry for {name!r}')
+            img = read_bands(band_paths[name], cfg['size'],
+                             band_sizes.get(name), cfg['interpolation'], name,
+                             self.backend_args)
+            first = next(p for p in band_paths[name] if p is not None)
+            check_dtype(img, cfg['dtype'], first, name)
+            imgs[name] = img
+            vr = cfg['value_range']
+            if vr is None and np.issubdtype(img.dtype, np.integer):
+                info = np.iinfo(img.dtype)
+                vr = (float(info.min), float(info.max))
+            ranges[name] = vr
+            ori_shape[name] = img.shape[:2]
+        results.update(imgs=imgs, value_ranges=ranges, ori_shape=ori_shape)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(modalities={list(self.modalities)})'
+
+
 @TRANSFORMS.register_module()
 class LoadModalities(BaseTransform):
     """Read one image per modality from ``results['img_paths']``.
@@ -74,6 +234,9 @@ class LoadModalities(BaseTransform):
       count raises. Defaults to None (any).
     - ``imread_flag`` (int): ``cv2.imdecode`` flag. Defaults to
       ``cv2.IMREAD_UNCHANGED`` (band count and dtype as stored).
+    - ``dtype`` (str | None): required dtype kind of the stored data, e.g.
+      ``'float'`` for a DEM in metres or ``'uint16'``; a file of another
+      dtype raises. Defaults to None (any).
 
     **Required Keys:** ``img_paths`` (dict modality -> path).
 
@@ -126,7 +289,8 @@ class LoadModalities(BaseTransform):
                 color_order=cfg.get('color_order'),
                 value_range=vr,
                 channels=cfg.get('channels'),
-                imread_flag=cfg.get('imread_flag', cv2.IMREAD_UNCHANGED))
+                imread_flag=cfg.get('imread_flag', cv2.IMREAD_UNCHANGED),
+                dtype=cfg.get('dtype'))
         self.backend_args = backend_args
 
     def _load(self, name: str, path: Optional[str]) -> np.ndarray:
@@ -140,6 +304,7 @@ class LoadModalities(BaseTransform):
             raise FileContentError(
                 f'{name} image {path} has {bands} band(s), expected '
                 f"{cfg['channels']}.", path, 'bands')
+        check_dtype(img, cfg['dtype'], path, name)
         if cfg['color_order'] == 'rgb' and bands in (3, 4):
             # Swap B and R; an alpha band stays last.
             img = np.ascontiguousarray(img[...,

@@ -1,4 +1,5 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
+import os
 import os.path as osp
 
 import cv2
@@ -114,3 +115,49 @@ def test_config_errors(tmp_path):
         LoadModalities(['rgb', 'hha'])(dict(img_paths=dict(rgb=path)))
     assert 'LoadModalities' in repr(LoadModalities(['rgb']))
     assert osp.exists(path)
+
+
+def _band(path, value, hw, dtype=np.uint16):
+    import cv2
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    assert cv2.imwrite(str(path), np.full(hw, value, dtype))
+
+
+def test_read_bands_resamples_and_fills_zero_bands(tmp_path):
+    from mmdecur.datasets.transforms import read_bands
+    _band(tmp_path / 'b1.tif', 100, (44, 44))
+    _band(tmp_path / 'b2.tif', 200, (264, 264))
+    img = read_bands(
+        [str(tmp_path / 'b1.tif'), None,
+         str(tmp_path / 'b2.tif')],
+        size=(264, 264),
+        expected_sizes=[(44, 44), None, (264, 264)])
+    assert img.shape == (264, 264, 3) and img.dtype == np.uint16
+    assert (img[..., 0] == 100).all() and (img[..., 1] == 0).all()
+    assert (img[..., 2] == 200).all()
+
+
+def test_read_bands_names_the_bad_file(tmp_path):
+    from mmdecur.datasets.errors import FileContentError, MissingFileError
+    from mmdecur.datasets.transforms import read_bands
+    _band(tmp_path / 'b1.tif', 1, (44, 44))
+    _band(tmp_path / 'f.tif', 1, (44, 44), np.float32)
+    with pytest.raises(
+            FileContentError, match=r'b1\.tif is 44x44, expected '
+            r'132x132') as e:
+        read_bands([str(tmp_path / 'b1.tif')], expected_sizes=[(132, 132)])
+    assert e.value.kind == 'size'
+    with pytest.raises(FileContentError, match=r'f\.tif is float32') as e:
+        read_bands([str(tmp_path / 'b1.tif'), str(tmp_path / 'f.tif')])
+    assert e.value.kind == 'dtype'
+    with pytest.raises(MissingFileError, match=r'nope\.tif'):
+        read_bands([str(tmp_path / 'nope.tif')])
+
+
+def test_load_modalities_checks_the_dtype(tmp_path):
+    from mmdecur.datasets.errors import FileContentError
+    from mmdecur.datasets.transforms import LoadModalities
+    _band(tmp_path / 'dem.tif', 3, (8, 8))  # uint16, not metres
+    load = LoadModalities(dict(dem=dict(dtype='float')))
+    with pytest.raises(FileContentError, match=r'dem.*uint16.*float'):
+        load(dict(img_paths=dict(dem=str(tmp_path / 'dem.tif'))))

@@ -1,0 +1,2 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+__all__ = []
