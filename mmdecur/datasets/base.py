@@ -62,8 +62,11 @@ class MultiModalDataset(BaseDataset):
         super().__init__(
             *args, pipeline=build_pipeline(pipeline).transforms, **kwargs)
 
-    def checked(self, data_list: List[dict], problems: Iterable[DataProblem],
-                bad: Iterable[int] = ()) -> List[dict]:
+    def checked(
+        self,
+        data_list: List[dict],
+        problems: Iterable[DataProblem],
+        bad: Iterable[int] = ()) -> List[dict]:
         """Apply the bad-input policy to a freshly built data list.
 
         Args:
@@ -85,9 +88,10 @@ class MultiModalDataset(BaseDataset):
                   f'{len(problems)} problem(s) affecting {len(bad)} of '
                   f'{len(data_list)} samples')
         if not self.skip_bad_samples:
-            error = (MissingFileError if all(p.kind == 'missing'
-                                             for p in problems) else
-                     FileContentError)
+            error = (
+                MissingFileError if all(
+                    p.kind == 'missing'
+                    for p in problems) else FileContentError)
             raise error(summarize(problems, header))
         warnings.warn(
             summarize(problems, header + '; skipping them '

@@ -9,6 +9,7 @@ from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
 from ..errors import FileContentError, MissingFileError, UnreadableFileError
+from .jp2 import jp2_grey_flag_to_srgb
 
 __all__ = ['LoadModalities', 'LoadBands', 'read_image', 'read_bands']
 
@@ -43,6 +44,9 @@ def read_image(path: str,
     except FileNotFoundError:
         raise MissingFileError(f'{modality} image not found: {path}',
                                path) from None
+    # GDAL-written 3-band JP2 flagged greyscale would decode as 3 copies of
+    # band 1, silently (GeoNRW orthophotos).
+    data = jp2_grey_flag_to_srgb(data)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), imread_flag)
     except cv2.error as e:
