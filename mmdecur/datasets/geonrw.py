@@ -5,6 +5,7 @@ import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from mmengine.logging import print_log
 
 from mmdecur.registry import DATASETS
 from .base import MultiModalDataset
@@ -103,8 +104,9 @@ class GeoNRWDataset(MultiModalDataset):
     keyed by its RGB file; its DEM (and, with ``with_label``, label)
     partner must exist, else the sample is a problem handled by the
     :class:`MultiModalDataset` policy (an error naming the missing file, or
-    dropped with a counted warning under ``skip_bad_samples``). A missing
-    city folder is a problem too.
+    dropped with a counted warning under ``skip_bad_samples``). Cities
+    without a folder are logged (subsets of GeoNRW are fine); none at all is
+    an error.
 
     Data info: ``img_paths`` (dict: 'rgb', 'dem' -> path), ``city``,
     ``tile`` ('<E>_<N>'), ``name`` (the file stem), ``seg_map_path`` (with
@@ -200,14 +202,11 @@ class GeoNRWDataset(MultiModalDataset):
         partners = dict(dem=fmt['dem'])
         if self.with_label:
             partners['seg_map'] = fmt['seg']
-        found, problems = [], []
+        found, problems, absent = [], [], []
         for city in self.cities:
             folder = osp.join(self.data_root, city)
             if not osp.isdir(folder):
-                problems.append(
-                    DataProblem(
-                        folder, 'missing', f'{folder}: folder of city '
-                        f'{city!r} ({self.split} split) not found'))
+                absent.append(city)
                 continue
             files = set(os.listdir(folder))
             for file in files:
@@ -226,6 +225,18 @@ class GeoNRWDataset(MultiModalDataset):
                     continue
                 found.append((city, stem, parsed, files))
 
+        if len(absent) == len(self.cities):
+            raise MissingFileError(
+                f'none of the {len(self.cities)} {self.split} cities has a '
+                f'folder in {self.data_root} (e.g. {absent[0]!r})',
+                self.data_root)
+        if absent:
+            # Subsets of GeoNRW (a few cities) are legitimate.
+            print_log(
+                f'GeoNRW {self.split}: {len(absent)} of {len(self.cities)} '
+                f'cities have no folder in {self.data_root}: {absent}',
+                logger='current',
+                level=30)
         found.sort(key=lambda s: (s[0], _sort_key(s[1].split('_'))))
         data_list, bad = [], []
         for city, stem, (tile, k), files in found:
