@@ -6,6 +6,9 @@ times ``dataset[i]`` in this process, without a DataLoader, so the number is
 the per-core throughput; multiply by the worker count for a rough upper
 bound of the loader.
 
+With ``--load-only`` the pipeline is cut after its last ``Load*`` step, to
+time file reading alone (e.g. raw files vs an LMDB of the same data).
+
 Example::
 
     python tools/analysis_tools/benchmark_pipeline.py CONFIG --num-samples 500
@@ -35,6 +38,10 @@ def parse_args():
         help='the dataloader whose dataset is benchmarked')
     parser.add_argument('--seed', type=int, default=0, help='numpy seed')
     parser.add_argument(
+        '--load-only',
+        action='store_true',
+        help='time only the leading Load* steps of the pipeline')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -50,7 +57,17 @@ def main():
     init_default_scope(cfg.get('default_scope', 'mmdecur'))
     np.random.seed(args.seed)
 
-    dataset = DATASETS.build(cfg[args.dataloader]['dataset'])
+    dataset_cfg = cfg[args.dataloader]['dataset']
+    if args.load_only:
+        pipeline = dataset_cfg['pipeline']
+        loads = [
+            i for i, t in enumerate(pipeline)
+            if str(t.get('type', '')).split('.')[-1].startswith('Load')
+        ]
+        if not loads:
+            raise ValueError('--load-only: the pipeline has no Load* step')
+        dataset_cfg['pipeline'] = pipeline[:loads[-1] + 1]
+    dataset = DATASETS.build(dataset_cfg)
     n = len(dataset)
     for i in range(min(args.warmup, n)):
         dataset[i]
@@ -60,7 +77,8 @@ def main():
         dataset[(args.warmup + i) % n]
     elapsed = time.perf_counter() - start
 
-    print(f'dataset: {type(dataset).__name__} ({n} samples)')
+    what = ' (loading steps only)' if args.load_only else ''
+    print(f'dataset: {type(dataset).__name__} ({n} samples){what}')
     print(f'timed {total} samples in {elapsed:.3f} s: '
           f'{total / elapsed:.1f} samples/s, '
           f'{1e3 * elapsed / total:.3f} ms/sample (one process)')

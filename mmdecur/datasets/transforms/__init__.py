@@ -8,6 +8,7 @@ from .intensity import PercentileScale, StatsScale
 from .loading import LoadBands, LoadModalities, read_bands, read_image
 from .multiview import MultiModalMultiView, build_pipeline
 from .seasons import *  # noqa: F401,F403
+from .seasons import __all__ as _seasons_all
 
 __all__ = [
     'LoadModalities', 'MultiModalMultiView', 'build_pipeline',
@@ -16,3 +17,4 @@ __all__ = [
     'PackMultiModalInputs', 'StatsScale', 'PercentileScale', 'LoadBands',
     'read_bands', 'read_image'
 ]
+__all__ += _seasons_all

@@ -21,10 +21,12 @@ _OUT_RANGES = dict(uint8=(0., 255.), float32=(0., 1.))
 
 def _finish(unit: np.ndarray, out_dtype: str) -> np.ndarray:
     """[0, 1] float data (NaN allowed) -> the output dtype."""
-    unit = np.clip(np.nan_to_num(unit, nan=0.0), 0.0, 1.0)
+    unit = np.nan_to_num(unit, nan=0.0, posinf=1.0, neginf=0.0)
+    np.clip(unit, 0.0, 1.0, out=unit)
     if out_dtype == 'uint8':
-        return np.rint(unit * 255.0).astype(np.uint8)
-    return unit.astype(np.float32)
+        unit *= 255.0
+        return np.rint(unit, out=unit).astype(np.uint8)
+    return unit.astype(np.float32, copy=False)
 
 
 def _check_out_dtype(out_dtype: str) -> str:
@@ -74,20 +76,42 @@ class StatsScale(BaseTransform):
         self.num_std = float(num_std)
         self.out_dtype = _check_out_dtype(out_dtype)
         self.percentile_clip = percentile_clip
+        self._luts: Dict[tuple, np.ndarray] = {}
+
+    def _lut(self, name: str, dtype: np.dtype) -> np.ndarray:
+        """(bands * levels,) table of every output of an integer input."""
+        key = (name, dtype.str)
+        if key not in self._luts:
+            mean, std = self.stats[name]
+            levels = np.arange(np.iinfo(dtype).max + 1, dtype=np.float64)
+            low = mean - self.num_std * std
+            unit = (levels[None] - low[:, None]) / (2 * self.num_std *
+                                                    std[:, None])
+            self._luts[key] = _finish(unit, self.out_dtype).ravel()
+        return self._luts[key]
 
     def _scale(self, name: str, img: np.ndarray, path) -> np.ndarray:
         mean, std = self.stats[name]
-        if img.shape[-1] != mean.size:
+        bands = img.shape[-1]
+        if bands != mean.size:
             raise ValueError(
-                f'StatsScale: {name} image {path} has {img.shape[-1]} bands '
-                f'but {mean.size} mean/std values are configured')
+                f'StatsScale: {name} image {path} has {bands} bands but '
+                f'{mean.size} mean/std values are configured')
+        if self.percentile_clip is None and img.dtype in (np.uint8,
+                                                          np.uint16):
+            # 8/16-bit data: a per-band lookup table, ~10x faster than the
+            # arithmetic on S2's 13 x 264 x 264 digital numbers.
+            levels = np.iinfo(img.dtype).max + 1
+            offsets = np.arange(bands, dtype=np.int32) * levels
+            return self._lut(name, img.dtype)[img + offsets]
         x = img.astype(np.float64)
         if self.percentile_clip is not None:
             lo, hi = np.nanpercentile(
                 x, self.percentile_clip, axis=(0, 1), keepdims=True)
             x = np.clip(x, lo, hi)
-        low = mean - self.num_std * std
-        return _finish((x - low) / (2 * self.num_std * std), self.out_dtype)
+        x -= mean - self.num_std * std
+        x /= 2 * self.num_std * std
+        return _finish(x, self.out_dtype)
 
     def transform(self, results: dict) -> dict:
         imgs = dict(results['imgs'])

@@ -1,0 +1,397 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+"""SSL4EO-S12 in its released layout: listing, seasons, bands, bad input."""
+import os
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+import mmdecur  # noqa: F401
+from mmdecur.datasets import (SSL4EO_S12_BANDS, SSL4EOS12Dataset,
+                              parse_season_date, read_patch_ids)
+from mmdecur.datasets.errors import (FileContentError, MissingFileError,
+                                     UnreadableFileError)
+from mmdecur.datasets.transforms import LoadSeasons
+from mmdecur.registry import DATASETS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs/_base_/datasets/ssl4eo_s12.py')
+
+# A 6-digit id (some releases) and 7-digit ids with gaps.
+PATCH_IDS = ('000007', '0000042', '0000043', '0001000')
+# Per location, seasons in DATE order. S1 product ids interleave S1A and
+# S1B, so their name order (S1A first) is not their date order.
+S1_SEASONS = (
+    'S1B_IW_GRDH_1SDV_{y}0105T054210_{y}0105T054235_019668_025289_1A2B',
+    'S1A_IW_GRDH_1SDV_{y}0403T054245_{y}0403T054310_032105_03B6A3_9C1D',
+    'S1B_IW_GRDH_1SDV_{y}0702T054218_{y}0702T054243_022293_02A4F1_77E0',
+    'S1A_IW_GRDH_1SDV_{y}1010T054250_{y}1010T054315_034730_040A10_05F2',
+)
+S2_SEASONS = (
+    '{y}0110T101021_{y}0110T101557_T32TNR',
+    '{y}0409T100549_{y}0409T101025_T32TNR',
+    '{y}0713T101031_{y}0713T101349_T32TNR',
+    '{y}1016T101039_{y}1016T101344_T32TNR',
+)
+SIZES = dict(
+    B1=44,
+    B2=264,
+    B3=264,
+    B4=264,
+    B5=132,
+    B6=132,
+    B7=132,
+    B8=264,
+    B8A=132,
+    B9=44,
+    B10=44,
+    B11=132,
+    B12=132,
+    VV=264,
+    VH=264)
+LZW = [cv2.IMWRITE_TIFF_COMPRESSION, 5]
+
+
+def band_value(modality, loc, season, band):
+    """The constant of a band file: location, DATE-order season, band."""
+    if modality == 's1':
+        return -float(loc * 100 + season * 10 + band) - 0.5
+    return (3 if modality == 's2a' else 1) * 1000 + loc * 100 + season * 10 + \
+        band
+
+
+def season_folders(modality, loc):
+    year = 2019 + loc % 2
+    names = S1_SEASONS if modality == 's1' else S2_SEASONS
+    return [n.format(y=year) for n in names]
+
+
+def write_band(path, value, size, lzw=False):
+    dtype = np.float32 if isinstance(value, float) else np.uint16
+    img = np.full((size, size), value, dtype)
+    assert cv2.imwrite(str(path), img, LZW if lzw else [])
+
+
+def make_ssl4eo(root,
+                patch_ids=PATCH_IDS,
+                modalities=('s1', 's2c'),
+                random_values=False,
+                seed=0):
+    """A tiny SSL4EO-S12 in exactly the released layout.
+
+    Every band file is constant (``band_value``) unless ``random_values``
+    (noise, for benchmarks); location 1 is LZW-compressed. Season folders
+    hold a ``metadata.json``.
+    """
+    rng = np.random.default_rng(seed)
+    for loc, pid in enumerate(patch_ids):
+        for m in modalities:
+            for s, folder in enumerate(season_folders(m, loc)):
+                path = osp.join(root, m, pid, folder)
+                os.makedirs(path, exist_ok=True)
+                with open(osp.join(path, 'metadata.json'), 'w') as f:
+                    f.write('{"cloud_cover": 3.2}')
+                for b, band in enumerate(SSL4EO_S12_BANDS[m]):
+                    value = band_value(m, loc, s, b)
+                    file = osp.join(path, f'{band}.tif')
+                    if random_values:
+                        size = SIZES[band]
+                        if m == 's1':
+                            img = rng.normal(value % 20 - 20, 5,
+                                             (size, size)).astype(np.float32)
+                        else:
+                            img = rng.integers(
+                                0, 5000, (size, size), dtype=np.uint16)
+                        assert cv2.imwrite(file, img)
+                    else:
+                        write_band(file, value, SIZES[band], lzw=loc == 1)
+    return root
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    return str(make_ssl4eo(str(tmp_path_factory.mktemp('ssl4eo'))))
+
+
+@pytest.fixture
+def tiny_copy(tiny, tmp_path):
+    """A private copy to break."""
+    dst = str(tmp_path / 'ssl4eo')
+    shutil.copytree(tiny, dst)
+    return dst
+
+
+def expected(modality, loc, season):
+    bands = SSL4EO_S12_BANDS[modality]
+    return np.array(
+        [band_value(modality, loc, season, b) for b in range(len(bands))])
+
+
+def test_band_layout_and_dates():
+    assert SSL4EO_S12_BANDS['s1'] == ('VV', 'VH')
+    assert SSL4EO_S12_BANDS['s2c'] == ('B1', 'B2', 'B3', 'B4', 'B5', 'B6',
+                                       'B7', 'B8', 'B8A', 'B9', 'B10', 'B11',
+                                       'B12')
+    assert 'B10' not in SSL4EO_S12_BANDS['s2a']
+    assert len(SSL4EO_S12_BANDS['s2a']) == 12
+    assert parse_season_date(S1_SEASONS[0].format(y=2020)) == \
+        '2020-01-05T05:42:10'
+    assert parse_season_date(S2_SEASONS[3].format(y=2021)) == \
+        '2021-10-16T10:10:39'
+    assert parse_season_date('metadata') is None
+    assert parse_season_date('20201399T000000_x') is None  # not a date
+
+
+def test_data_info_lists_folders_sorted_by_date(tiny):
+    ds = SSL4EOS12Dataset(tiny)
+    assert len(ds) == 4
+    assert [ds.get_data_info(i)['patch_id'] for i in range(4)] == \
+        list(PATCH_IDS)
+    info = ds.get_data_info(1)
+    assert info['patch_id'] == '0000042'
+    assert set(info['seasons']) == {'s1', 's2c'}
+    s1 = info['seasons']['s1']
+    # Date order, not name order (S1A would sort first).
+    assert [osp.basename(s['folder']) for s in s1] == season_folders('s1', 1)
+    assert sorted(osp.basename(s['folder']) for s in s1) != \
+        [osp.basename(s['folder']) for s in s1]
+    dates = [s['date'] for s in s1]
+    assert dates == sorted(dates) and dates[0] == '2020-01-05T05:42:10'
+    assert [osp.basename(p) for p in s1[0]['band_paths']] == \
+        ['VV.tif', 'VH.tif']
+    assert s1[0]['band_sizes'] == [(264, 264)] * 2
+    s2 = info['seasons']['s2c'][2]
+    assert s2['folder'] == osp.join(tiny, 's2c', '0000042',
+                                    season_folders('s2c', 1)[2])
+    assert [osp.basename(p)[:-4] for p in s2['band_paths']] == \
+        list(SSL4EO_S12_BANDS['s2c'])
+    assert [h for h, _ in s2['band_sizes']] == [
+        44, 264, 264, 264, 132, 132, 132, 264, 132, 44, 44, 132, 132
+    ]
+    assert ds.metainfo['modalities'] == ('s1', 's2c')
+
+
+def test_every_season_reads_bands_in_order(tiny):
+    ds = SSL4EOS12Dataset(tiny)
+    reader = LoadSeasons()
+    for loc in range(4):  # location 1 is LZW-compressed
+        info = ds.get_data_info(loc)
+        for m, dtype in (('s1', np.float32), ('s2c', np.uint16)):
+            for k in range(4):
+                img = reader.read(info, m, k)
+                n = len(SSL4EO_S12_BANDS[m])
+                assert img.shape == (264, 264, n) and img.dtype == dtype
+                # Constant bands stay constant through resampling.
+                assert (img == expected(m, loc, k)).all()
+
+
+def test_s2a_has_no_b10(tmp_path):
+    root = make_ssl4eo(
+        str(tmp_path), patch_ids=('0000005', ), modalities=('s1', 's2a'))
+    ds = SSL4EOS12Dataset(root, modalities=('s1', 's2a'))
+    img = LoadSeasons(('s1', 's2a')).read(ds.get_data_info(0), 's2a', 3)
+    assert img.shape == (264, 264, 12)
+    assert (img == expected('s2a', 0, 3)).all()
+    with pytest.raises(ValueError, match="'s2b'"):
+        SSL4EOS12Dataset(root, modalities=('s1', 's2b'))
+
+
+def test_patch_ids_restrict_and_match_numerically(tiny, tmp_path):
+    ds = SSL4EOS12Dataset(tiny, patch_ids=[1000, '7'])
+    assert [ds.get_data_info(i)['patch_id']
+            for i in range(2)] == ['0001000', '000007']
+    ids = tmp_path / 'ids.txt'
+    ids.write_text('# train split\n42\n\n0000043,extra\n')
+    assert read_patch_ids(str(ids)) == [42, 43]
+    ds = SSL4EOS12Dataset(tiny, patch_ids=str(ids))
+    assert [d['patch_id'] for d in ds] == ['0000042', '0000043']
+    with pytest.raises(MissingFileError, match='0000099'):
+        SSL4EOS12Dataset(tiny, patch_ids=[42, 99])
+
+
+def test_season_modes(tiny):
+    ds = SSL4EOS12Dataset(tiny)
+    info = ds.get_data_info(2)
+
+    def check(out):
+        for m in ('s1', 's2c'):
+            assert len(out['imgs'][m]) == 2
+            for v, k in enumerate(out['season_indices'][m]):
+                assert (out['imgs'][m][v] == expected(m, 2, k)).all()
+                assert out['img_paths'][m][v] == \
+                    info['seasons'][m][k]['folder']
+
+    np.random.seed(0)
+    random = LoadSeasons(season='random')
+    views_differ = modalities_differ = 0
+    for _ in range(20):
+        out = random(dict(info))
+        check(out)
+        s1, s2 = out['season_indices']['s1'], out['season_indices']['s2c']
+        views_differ += s1[0] != s1[1]
+        modalities_differ += s1[0] != s2[0]
+    # Independent per view and per modality.
+    assert views_differ > 0 and modalities_differ > 0
+    assert out['value_ranges'] == dict(s1=None, s2c=(0., 65535.))
+
+    same = LoadSeasons(season='same')
+    drawn = set()
+    for _ in range(20):
+        out = same(dict(info))
+        check(out)
+        assert out['season_indices']['s1'] == out['season_indices']['s2c']
+        drawn.update(out['season_indices']['s1'])
+    assert len(drawn) > 1
+
+    first = LoadSeasons(season='first', num_views=1)
+    out = first(dict(info))
+    assert out['season_indices'] == dict(s1=[0], s2c=[0])
+    assert out['imgs']['s1'].shape == (264, 264, 2)  # one array, no list
+    assert out['img_paths']['s2c'] == info['seasons']['s2c'][0]['folder']
+    with pytest.raises(ValueError, match='season'):
+        LoadSeasons(season='all')
+
+
+def test_missing_band_file_names_it(tiny_copy):
+    folder = season_folders('s2c', 2)[1]
+    band = osp.join(tiny_copy, 's2c', '0000043', folder, 'B8A.tif')
+    os.remove(band)
+    with pytest.raises(MissingFileError) as e:
+        SSL4EOS12Dataset(tiny_copy)
+    assert band in str(e.value) and '1 of 4 samples' in str(e.value)
+    with pytest.warns(UserWarning, match='skipping'):
+        ds = SSL4EOS12Dataset(tiny_copy, skip_bad_samples=True)
+    assert [d['patch_id'] for d in ds] == ['000007', '0000042', '0001000']
+    assert list(ds.bad_locations) == ['0000043']
+
+
+def test_missing_partner_modality(tiny_copy):
+    shutil.rmtree(osp.join(tiny_copy, 's2c', '0001000'))
+    with pytest.raises(FileNotFoundError) as e:
+        SSL4EOS12Dataset(tiny_copy)
+    msg = str(e.value)
+    assert osp.join(tiny_copy, 's2c', '0001000') in msg
+    assert 'missing partner' in msg
+    with pytest.warns(UserWarning):
+        ds = SSL4EOS12Dataset(tiny_copy, skip_bad_samples=True)
+    assert len(ds) == 3
+    with pytest.raises(MissingFileError, match='s2a folder not found'):
+        SSL4EOS12Dataset(tiny_copy, modalities=('s1', 's2a'))
+
+
+def test_season_folder_problems(tiny_copy):
+    s1 = osp.join(tiny_copy, 's1', '0000042')
+    shutil.rmtree(osp.join(s1, season_folders('s1', 1)[0]))
+    os.makedirs(osp.join(tiny_copy, 's2c', '000007', 'undated'))
+    with pytest.raises(FileContentError) as e:
+        SSL4EOS12Dataset(tiny_copy)
+    msg = str(e.value)
+    assert 'has 3 s1 seasons, expected 4' in msg
+    assert 'undated' in msg and 'no <YYYYMMDD>T<HHMMSS> date' in msg
+    # Any count is fine when the modalities agree, not otherwise.
+    with pytest.raises(FileContentError, match='season counts differ'):
+        SSL4EOS12Dataset(tiny_copy, patch_ids=[42], num_seasons=None)
+
+
+def test_bad_files_are_clear_errors_when_read(tiny_copy):
+    s2 = osp.join(tiny_copy, 's2c', '0000042', season_folders('s2c', 1)[0])
+    write_band(osp.join(s2, 'B5.tif'), 7, 264)  # a 20 m band at 10 m
+    s1 = osp.join(tiny_copy, 's1', '0001000', season_folders('s1', 3)[0])
+    with open(osp.join(s1, 'VH.tif'), 'wb') as f:
+        f.write(b'II*\x00 truncated')
+    ds = SSL4EOS12Dataset(
+        tiny_copy, pipeline=[LoadSeasons(season='first', num_views=1)])
+    with pytest.raises(
+            FileContentError, match=r'B5\.tif is 264x264, '
+            r'expected 132x132') as e:
+        ds[1]
+    assert e.value.path == osp.join(s2, 'B5.tif') and e.value.kind == 'size'
+    with pytest.raises(UnreadableFileError, match=r'VH\.tif'):
+        ds[3]
+    # Skipping replaces a sample that fails to load by another one.
+    lenient = SSL4EOS12Dataset(
+        tiny_copy,
+        skip_bad_samples=True,
+        pipeline=[LoadSeasons(season='first', num_views=1)])
+    assert lenient[1]['patch_id'] in ('000007', '0000043')
+    assert lenient._num_skipped >= 1
+
+
+def test_verify_reads_every_season_in_one_pass(tiny_copy):
+    s2 = osp.join(tiny_copy, 's2c', '0000042', season_folders('s2c', 1)[3])
+    write_band(osp.join(s2, 'B1.tif'), 7, 132)
+    s1 = osp.join(tiny_copy, 's1', '0001000', season_folders('s1', 3)[2])
+    with open(osp.join(s1, 'VV.tif'), 'wb') as f:
+        f.write(b'garbage')
+    os.remove(
+        osp.join(tiny_copy, 's2c', '000007',
+                 season_folders('s2c', 0)[0], 'B12.tif'))
+    with pytest.warns(UserWarning):
+        ds = SSL4EOS12Dataset(tiny_copy, skip_bad_samples=True)
+    problems = ds.verify(progress=False)
+    assert sorted(p.kind for p in problems) == \
+        ['missing', 'size', 'unreadable']
+    assert {osp.relpath(p.path, tiny_copy)
+            for p in problems} == {
+                osp.relpath(osp.join(s2, 'B1.tif'), tiny_copy),
+                osp.relpath(osp.join(s1, 'VV.tif'), tiny_copy),
+                osp.join('s2c', '000007',
+                         season_folders('s2c', 0)[0], 'B12.tif')
+            }
+
+
+def base_config_pipeline(crop=32):
+    cfg = Config.fromfile(CONFIG)
+    for view in cfg.train_pipeline[1]['transforms'].values():
+        for t in view:
+            if t['type'] == 'RandomResizedCropND':
+                t['size'] = crop
+    return cfg
+
+
+def test_base_config_pipeline_packs_two_views_per_modality(tiny):
+    cfg = base_config_pipeline()
+    assert cfg.train_dataloader.batch_size == 64
+    assert cfg.train_dataloader.drop_last
+    assert cfg.train_pipeline[0] == dict(
+        type='LoadSeasons',
+        modalities=('s1', 's2c'),
+        num_views=2,
+        season='random')
+    pre = cfg.data_preprocessor.modalities
+    assert pre.s2c.std == [255.] * 13 and pre.s1.mean == [0.] * 2
+    dataset = cfg.train_dataloader.dataset
+    dataset.update(data_root=tiny, pipeline=cfg.train_pipeline)
+    ds = DATASETS.build(dataset)
+    np.random.seed(1)
+    out = ds[0]
+    for m, bands in (('s1', 2), ('s2c', 13)):
+        views = out['inputs'][m]
+        assert len(views) == 2
+        for v in views:
+            assert v.shape == (bands, 32, 32) and str(v.dtype) == \
+                'torch.uint8'
+    lmdb_cfg = Config.fromfile(CONFIG.replace('.py', '_lmdb.py'))
+    assert lmdb_cfg.train_dataloader.dataset.type == 'SSL4EOS12LMDBDataset'
+    assert lmdb_cfg.train_dataloader.dataset.pipeline[0]['type'] == \
+        'LoadSeasons'
+
+
+def test_stats_scale_maps_constant_bands(tiny):
+    cfg = base_config_pipeline()
+    ds = SSL4EOS12Dataset(
+        tiny,
+        pipeline=[
+            LoadSeasons(season='first', num_views=1),
+            dict(type='StatsScale', stats=dict(s1=cfg.s1_stats))
+        ])
+    out = ds[1]
+    mean, std = np.array(cfg.s1_stats['mean']), np.array(cfg.s1_stats['std'])
+    want = np.clip(
+        np.rint((expected('s1', 1, 0) - (mean - 2 * std)) / (4 * std) * 255),
+        0, 255)
+    assert (out['imgs']['s1'] == want).all()
+    assert out['imgs']['s1'].dtype == np.uint8

@@ -1,0 +1,243 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+"""tools/dataset_converters/ssl4eo_s12_to_lmdb.py and the LMDB dataset."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import lmdb
+import numpy as np
+import pytest
+
+from mmdecur.datasets import SSL4EOS12Dataset, SSL4EOS12LMDBDataset
+from mmdecur.datasets.errors import (FileContentError, MissingFileError,
+                                     UnreadableFileError)
+from mmdecur.datasets.transforms import LoadSeasons
+from mmdecur.datasets.transforms.seasons import (close_lmdb, decode_array,
+                                                 encode_array, open_lmdb)
+from mmdecur.registry import DATASETS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'tools', 'dataset_converters', 'ssl4eo_s12_to_lmdb.py')
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load('ssl4eo_s12_to_lmdb', TOOL)
+# The tiny released-layout dataset of the dataset tests.
+data = _load('ssl4eo_s12_test_data',
+             osp.join(ROOT, 'tests', 'test_datasets', 'test_ssl4eo_s12.py'))
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    return data.make_ssl4eo(str(tmp_path_factory.mktemp('ssl4eo')))
+
+
+@pytest.fixture(scope='module')
+def converted(tiny, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('lmdb') / 'ssl4eo.lmdb')
+    stats = tool.convert(tiny, out, progress=False)
+    return out, stats
+
+
+def assert_same_arrays(raw_root, lmdb_path, modalities=('s1', 's2c')):
+    raw = SSL4EOS12Dataset(raw_root, modalities=modalities)
+    db = SSL4EOS12LMDBDataset(lmdb_path, modalities=modalities)
+    assert len(raw) == len(db)
+    reader = LoadSeasons(modalities)
+    for i in range(len(raw)):
+        a, b = raw.get_data_info(i), db.get_data_info(i)
+        assert a['patch_id'] == b['patch_id']
+        assert b['lmdb_path'] == lmdb_path
+        for m in modalities:
+            assert len(a['seasons'][m]) == len(b['seasons'][m]) == 4
+            for k, (sa,
+                    sb) in enumerate(zip(a['seasons'][m], b['seasons'][m])):
+                assert sa['date'] == sb['date']
+                assert sa['folder'].endswith(sb['folder'])
+                assert sb['lmdb_key'] == f'{m}/{a["patch_id"]}/{k}'
+                x, y = reader.read(a, m, k), reader.read(b, m, k)
+                assert x.dtype == y.dtype and x.shape == y.shape
+                assert np.array_equal(x, y) and y.flags.writeable
+
+
+def test_lmdb_dataset_returns_the_raw_arrays(tiny, converted):
+    out, stats = converted
+    assert stats['converted'] == 4 and stats['skipped'] == 0
+    assert stats['bad'] == []
+    assert stats['index'] == list(data.PATCH_IDS)
+    assert_same_arrays(tiny, out)
+    # Constant bands survive: band order checked through the LMDB too.
+    db = SSL4EOS12LMDBDataset(out)
+    img = LoadSeasons().read(db.get_data_info(1), 's2c', 2)
+    assert (img == data.expected('s2c', 1, 2)).all()
+    assert len(SSL4EOS12LMDBDataset(out, patch_ids=[43, 7])) == 2
+    with pytest.raises(ValueError, match='s2a'):
+        SSL4EOS12LMDBDataset(out, modalities=('s1', 's2a'))
+
+
+def test_lmdb_read_errors_name_the_key(converted):
+    out, _ = converted
+    db = SSL4EOS12LMDBDataset(out)
+    assert db.verify(progress=False) == []
+    info = db.get_data_info(0)
+    info['seasons']['s1'][2]['lmdb_key'] = 's1/0009999/2'
+    with pytest.raises(MissingFileError, match='s1/0009999/2') as e:
+        LoadSeasons().read(info, 's1', 2)
+    assert e.value.path == f'{out}::s1/0009999/2'
+    with pytest.raises(UnreadableFileError, match='in LMDB x'):
+        decode_array(b'\x93NUMPY junk', 'in LMDB x')
+    arr = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for a in (arr, np.asfortranarray(arr)):
+        back = decode_array(memoryview(encode_array(a)))
+        assert back.dtype == a.dtype and np.array_equal(back, a)
+        assert back.flags.writeable and back.flags.owndata
+
+
+def test_format_is_self_describing(converted):
+    out, _ = converted
+    env = open_lmdb(out)  # the process's one handle
+    with env.begin() as txn:
+        info = json.loads(txn.get(b'__info__'))
+        assert info['format'] == 'mmdecur-ssl4eo-s12-lmdb'
+        assert info['modalities']['s1']['bands'] == ['VV', 'VH']
+        meta = json.loads(txn.get(b'meta/0000042'))
+        assert meta['dates']['s1'][0] == '2020-01-05T05:42:10'
+        value = txn.get(b's2c/0000042/3')
+        assert value[:6] == b'\x93NUMPY'  # np.save bytes
+
+
+def test_same_pipeline_output_from_raw_and_lmdb(tiny, converted):
+    cfg = data.base_config_pipeline(crop=24)
+    outs = []
+    for type_, root in (('SSL4EOS12Dataset', tiny), ('SSL4EOS12LMDBDataset',
+                                                     converted[0])):
+        ds = DATASETS.build(
+            dict(type=type_, data_root=root, pipeline=cfg.train_pipeline))
+        np.random.seed(3)
+        outs.append([ds[i]['inputs'] for i in range(len(ds))])
+    for a, b in zip(*outs):
+        for m in ('s1', 's2c'):
+            for va, vb in zip(a[m], b[m]):
+                assert va.shape[0] == (2 if m == 's1' else 13)
+                assert (va == vb).all()
+
+
+def test_cli_converts_and_resumes(tiny, tmp_path):
+    out = str(tmp_path / 'cli.lmdb')
+    cmd = [
+        sys.executable, TOOL, tiny, out, '--num-workers', '2', '--map-size',
+        '64M', '--commit-every', '3'
+    ]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'converted 4, skipped 0' in proc.stdout
+    # Second run: nothing to do.
+    stats = tool.main([tiny, out, '--map-size', '64M', '--no-progress'])
+    assert stats['converted'] == 0 and stats['skipped'] == 4
+    assert_same_arrays(tiny, out)
+
+
+def test_interrupted_run_leaves_whole_locations_and_resumes(
+        tiny, tmp_path, monkeypatch):
+    out = str(tmp_path / 'part.lmdb')
+    calls = []
+    real = tool._read_location
+
+    def flaky(info):
+        calls.append(info['patch_id'])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # e.g. Ctrl-C mid-location
+        return real(info)
+
+    monkeypatch.setattr(tool, '_read_location', flaky)
+    with pytest.raises(KeyboardInterrupt):
+        tool.convert(tiny, out, commit_every=1, progress=False)
+    monkeypatch.setattr(tool, '_read_location', real)
+    close_lmdb(out)
+    env = lmdb.open(out, lock=False, map_size=1 << 30)
+    with env.begin() as txn:
+        keys = [k.decode() for k in txn.cursor().iternext(values=False)]
+    assert '__info__' in keys and '__index__' not in keys
+    metas = {k for k in keys if k.startswith('meta/')}
+    assert metas == {'meta/000007', 'meta/0000042'}
+    # Only whole locations: 8 seasons each.
+    assert sorted(k for k in keys if k[:2] == 's1' or k[:3] == 's2c') == \
+        sorted(f'{m}/{p}/{k}' for p in ('000007', '0000042')
+               for m in ('s1', 's2c') for k in range(4))
+    # A stray season key without meta (not complete) gets rewritten.
+    with env.begin(write=True) as txn:
+        txn.put(b's1/0000043/0', b'junk')
+    env.close()
+    with pytest.raises(MissingFileError, match='did not finish'):
+        SSL4EOS12LMDBDataset(out)
+    stats = tool.convert(tiny, out, progress=False)
+    assert stats['skipped'] == 2 and stats['converted'] == 2
+    assert_same_arrays(tiny, out)
+    with pytest.raises(ValueError, match='same arguments'):
+        tool.convert(tiny, out, modalities=('s1', ), progress=False)
+
+
+def test_bad_locations_are_skipped_and_counted_or_fatal(tiny, tmp_path):
+    import shutil
+    root = str(tmp_path / 'raw')
+    shutil.copytree(tiny, root)
+    os.remove(
+        osp.join(root, 's1', '0000043',
+                 data.season_folders('s1', 2)[1], 'VV.tif'))
+    size_bad = osp.join(root, 's2c', '0001000',
+                        data.season_folders('s2c', 3)[2], 'B9.tif')
+    data.write_band(size_bad, 5, 132)
+    with pytest.warns(UserWarning) as record:
+        stats = tool.convert(root, str(tmp_path / 'a.lmdb'), progress=False)
+    assert any('skipped 2 bad location(s)' in str(w.message) for w in record)
+    assert stats['converted'] == 2
+    assert sorted(pid for pid, _ in stats['bad']) == ['0000043', '0001000']
+    kinds = {pid: [p.kind for p in ps] for pid, ps in stats['bad']}
+    assert kinds == {'0000043': ['missing'], '0001000': ['size']}
+    assert stats['index'] == ['000007', '0000042']
+    assert len(SSL4EOS12LMDBDataset(str(tmp_path / 'a.lmdb'))) == 2
+    # --strict: the listing problem is fatal, naming the file ...
+    with pytest.raises(MissingFileError, match='VV.tif'):
+        tool.convert(root, str(tmp_path / 'b.lmdb'), strict=True)
+    # ... and so is a read problem.
+    with pytest.raises(FileContentError, match='B9.tif is 132x132'):
+        tool.convert(
+            root,
+            str(tmp_path / 'c.lmdb'),
+            patch_ids=str(_ids(tmp_path, ['42', '1000'])),
+            strict=True,
+            progress=False)
+
+
+def _ids(tmp_path, ids):
+    path = tmp_path / 'ids.txt'
+    path.write_text('\n'.join(ids) + '\n')
+    return path
+
+
+def test_lmdb_in_forked_dataloader_workers(converted):
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import DataLoader
+    out, _ = converted
+    ds = SSL4EOS12LMDBDataset(
+        out, pipeline=[LoadSeasons(season='first', num_views=1)])
+    ds[0]  # the main process holds an open handle when workers fork
+    loader = DataLoader(
+        ds,
+        batch_size=2,
+        num_workers=2,
+        collate_fn=pseudo_collate,
+        multiprocessing_context='fork')
+    ids = [pid for batch in loader for pid in batch['patch_id']]
+    assert ids == list(data.PATCH_IDS)
+    assert ds[1]['imgs']['s1'].shape == (264, 264, 2)  # reopened lazily
