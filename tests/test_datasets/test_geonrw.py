@@ -15,57 +15,15 @@ from mmdecur.datasets import (GEONRW_CLASSES, GEONRW_TEST_CITIES,
                               GeoNRWDataset, UnreadableFileError,
                               geonrw_label_to_train_id, jp2_grey_flag_to_srgb)
 from mmdecur.registry import DATASETS, MODELS
+from mmdecur.testing.fake_data import (JP2_LOSSLESS, SIZE, dem_of, rgb_of,
+                                       write, write_patch, write_tile)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SIZE = 40  # OpenJPEG needs >= 32 px for its default 6 resolutions
-JP2_LOSSLESS = [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000]
-TIF_LZW = [cv2.IMWRITE_TIFF_COMPRESSION, 5]
-
 LOAD = dict(
     type='LoadModalities',
     modalities=dict(
         rgb=dict(color_order='rgb', channels=3),
         dem=dict(dtype='float', channels=1)))
-
-
-def rgb_of(value, size=SIZE):
-    """RGB image whose bands read back as (value, value+1, value+2) plus a
-    horizontal ramp, so that band order and position are both checked."""
-    ramp = np.arange(size, dtype=np.uint8)[None, :]
-    rgb = np.stack([value + ramp + b for b in range(3)], -1)
-    return np.broadcast_to(rgb, (size, size, 3)).astype(np.uint8)
-
-
-def dem_of(value, size=SIZE):
-    return (value + 0.25 * np.arange(size * size, dtype=np.float32)).reshape(
-        size, size)
-
-
-def write(path, img, params=()):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    # cv2 writes 3-band data as BGR: reverse so the file holds RGB.
-    img = img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img
-    assert cv2.imwrite(str(path), np.ascontiguousarray(img), list(params))
-
-
-def write_tile(root, city, stem, value, parts=('rgb', 'dem', 'seg')):
-    folder = osp.join(root, city)
-    if 'rgb' in parts:
-        write(osp.join(folder, f'{stem}_rgb.jp2'), rgb_of(value), JP2_LOSSLESS)
-    if 'dem' in parts:
-        write(osp.join(folder, f'{stem}_dem.tif'), dem_of(value), TIF_LZW)
-    if 'seg' in parts:
-        seg = np.full((SIZE, SIZE), value % 11, np.uint8)
-        write(osp.join(folder, f'{stem}_seg.tif'), seg)
-
-
-def write_patch(root, city, stem, value, size=10):
-    folder = osp.join(root, city)
-    write(osp.join(folder, f'{stem}_rgb.png'), rgb_of(value, size))
-    write(osp.join(folder, f'{stem}_dem.tif'), dem_of(value, size))
-    write(
-        osp.join(folder, f'{stem}_seg.png'),
-        np.full((size, size), value % 11, np.uint8))
 
 
 def all_city_folders(root):

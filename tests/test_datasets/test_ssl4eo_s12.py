@@ -4,7 +4,6 @@ import os
 import os.path as osp
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
@@ -16,99 +15,12 @@ from mmdecur.datasets.errors import (FileContentError, MissingFileError,
                                      UnreadableFileError)
 from mmdecur.datasets.transforms import LoadSeasons
 from mmdecur.registry import DATASETS
+from mmdecur.testing.fake_data import (PATCH_IDS, S1_SEASONS, S2_SEASONS,
+                                       band_value, make_ssl4eo, season_folders,
+                                       write_band)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/_base_/datasets/ssl4eo_s12.py')
-
-# A 6-digit id (some releases) and 7-digit ids with gaps.
-PATCH_IDS = ('000007', '0000042', '0000043', '0001000')
-# Per location, seasons in DATE order. S1 product ids interleave S1A and
-# S1B, so their name order (S1A first) is not their date order.
-S1_SEASONS = (
-    'S1B_IW_GRDH_1SDV_{y}0105T054210_{y}0105T054235_019668_025289_1A2B',
-    'S1A_IW_GRDH_1SDV_{y}0403T054245_{y}0403T054310_032105_03B6A3_9C1D',
-    'S1B_IW_GRDH_1SDV_{y}0702T054218_{y}0702T054243_022293_02A4F1_77E0',
-    'S1A_IW_GRDH_1SDV_{y}1010T054250_{y}1010T054315_034730_040A10_05F2',
-)
-S2_SEASONS = (
-    '{y}0110T101021_{y}0110T101557_T32TNR',
-    '{y}0409T100549_{y}0409T101025_T32TNR',
-    '{y}0713T101031_{y}0713T101349_T32TNR',
-    '{y}1016T101039_{y}1016T101344_T32TNR',
-)
-SIZES = dict(
-    B1=44,
-    B2=264,
-    B3=264,
-    B4=264,
-    B5=132,
-    B6=132,
-    B7=132,
-    B8=264,
-    B8A=132,
-    B9=44,
-    B10=44,
-    B11=132,
-    B12=132,
-    VV=264,
-    VH=264)
-LZW = [cv2.IMWRITE_TIFF_COMPRESSION, 5]
-
-
-def band_value(modality, loc, season, band):
-    """The constant of a band file: location, DATE-order season, band."""
-    if modality == 's1':
-        return -float(loc * 100 + season * 10 + band) - 0.5
-    return (3 if modality == 's2a' else 1) * 1000 + loc * 100 + season * 10 + \
-        band
-
-
-def season_folders(modality, loc):
-    year = 2019 + loc % 2
-    names = S1_SEASONS if modality == 's1' else S2_SEASONS
-    return [n.format(y=year) for n in names]
-
-
-def write_band(path, value, size, lzw=False):
-    dtype = np.float32 if isinstance(value, float) else np.uint16
-    img = np.full((size, size), value, dtype)
-    assert cv2.imwrite(str(path), img, LZW if lzw else [])
-
-
-def make_ssl4eo(root,
-                patch_ids=PATCH_IDS,
-                modalities=('s1', 's2c'),
-                random_values=False,
-                seed=0):
-    """A tiny SSL4EO-S12 in exactly the released layout.
-
-    Every band file is constant (``band_value``) unless ``random_values``
-    (noise, for benchmarks); location 1 is LZW-compressed. Season folders
-    hold a ``metadata.json``.
-    """
-    rng = np.random.default_rng(seed)
-    for loc, pid in enumerate(patch_ids):
-        for m in modalities:
-            for s, folder in enumerate(season_folders(m, loc)):
-                path = osp.join(root, m, pid, folder)
-                os.makedirs(path, exist_ok=True)
-                with open(osp.join(path, 'metadata.json'), 'w') as f:
-                    f.write('{"cloud_cover": 3.2}')
-                for b, band in enumerate(SSL4EO_S12_BANDS[m]):
-                    value = band_value(m, loc, s, b)
-                    file = osp.join(path, f'{band}.tif')
-                    if random_values:
-                        size = SIZES[band]
-                        if m == 's1':
-                            img = rng.normal(value % 20 - 20, 5,
-                                             (size, size)).astype(np.float32)
-                        else:
-                            img = rng.integers(
-                                0, 5000, (size, size), dtype=np.uint16)
-                        assert cv2.imwrite(file, img)
-                    else:
-                        write_band(file, value, SIZES[band], lzw=loc == 1)
-    return root
 
 
 @pytest.fixture(scope='module')

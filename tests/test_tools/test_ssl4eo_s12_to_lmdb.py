@@ -18,6 +18,7 @@ from mmdecur.datasets.transforms import LoadSeasons
 from mmdecur.datasets.transforms.seasons import (close_lmdb, decode_array,
                                                  encode_array, open_lmdb)
 from mmdecur.registry import DATASETS
+from mmdecur.testing import fake_data as data
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'dataset_converters', 'ssl4eo_s12_to_lmdb.py')
@@ -31,9 +32,6 @@ def _load(name, path):
 
 
 tool = _load('ssl4eo_s12_to_lmdb', TOOL)
-# The tiny released-layout dataset of the dataset tests.
-data = _load('ssl4eo_s12_test_data',
-             osp.join(ROOT, 'tests', 'test_datasets', 'test_ssl4eo_s12.py'))
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,149 @@
+# Copyright (c) mmdecur contributors. All rights reserved.
+"""Tiny datasets written in the released on-disk layouts (tests, benchmarks).
+
+Values are chosen so that reading them back checks band order and position:
+every SSL4EO-S12 band file is a distinct constant (location, date-ordered
+season, band); GeoNRW RGB bands read back as (v, v+1, v+2) plus a ramp.
+"""
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+from mmdecur.datasets.ssl4eo_s12 import SSL4EO_S12_BANDS
+
+# A 6-digit id (some releases) and 7-digit ids with gaps.
+PATCH_IDS = ('000007', '0000042', '0000043', '0001000')
+# Per location, seasons in DATE order. S1 product ids interleave S1A and
+# S1B, so their name order (S1A first) is not their date order.
+S1_SEASONS = (
+    'S1B_IW_GRDH_1SDV_{y}0105T054210_{y}0105T054235_019668_025289_1A2B',
+    'S1A_IW_GRDH_1SDV_{y}0403T054245_{y}0403T054310_032105_03B6A3_9C1D',
+    'S1B_IW_GRDH_1SDV_{y}0702T054218_{y}0702T054243_022293_02A4F1_77E0',
+    'S1A_IW_GRDH_1SDV_{y}1010T054250_{y}1010T054315_034730_040A10_05F2',
+)
+S2_SEASONS = (
+    '{y}0110T101021_{y}0110T101557_T32TNR',
+    '{y}0409T100549_{y}0409T101025_T32TNR',
+    '{y}0713T101031_{y}0713T101349_T32TNR',
+    '{y}1016T101039_{y}1016T101344_T32TNR',
+)
+SIZES = dict(
+    B1=44,
+    B2=264,
+    B3=264,
+    B4=264,
+    B5=132,
+    B6=132,
+    B7=132,
+    B8=264,
+    B8A=132,
+    B9=44,
+    B10=44,
+    B11=132,
+    B12=132,
+    VV=264,
+    VH=264)
+LZW = [cv2.IMWRITE_TIFF_COMPRESSION, 5]
+
+
+def band_value(modality, loc, season, band):
+    """The constant of a band file: location, DATE-order season, band."""
+    if modality == 's1':
+        return -float(loc * 100 + season * 10 + band) - 0.5
+    return (3 if modality == 's2a' else 1) * 1000 + loc * 100 + season * 10 + \
+        band
+
+
+def season_folders(modality, loc):
+    year = 2019 + loc % 2
+    names = S1_SEASONS if modality == 's1' else S2_SEASONS
+    return [n.format(y=year) for n in names]
+
+
+def write_band(path, value, size, lzw=False):
+    dtype = np.float32 if isinstance(value, float) else np.uint16
+    img = np.full((size, size), value, dtype)
+    assert cv2.imwrite(str(path), img, LZW if lzw else [])
+
+
+def make_ssl4eo(root,
+                patch_ids=PATCH_IDS,
+                modalities=('s1', 's2c'),
+                random_values=False,
+                seed=0):
+    """A tiny SSL4EO-S12 in exactly the released layout.
+
+    Every band file is constant (``band_value``) unless ``random_values``
+    (noise, for benchmarks); location 1 is LZW-compressed. Season folders
+    hold a ``metadata.json``.
+    """
+    rng = np.random.default_rng(seed)
+    for loc, pid in enumerate(patch_ids):
+        for m in modalities:
+            for s, folder in enumerate(season_folders(m, loc)):
+                path = osp.join(root, m, pid, folder)
+                os.makedirs(path, exist_ok=True)
+                with open(osp.join(path, 'metadata.json'), 'w') as f:
+                    f.write('{"cloud_cover": 3.2}')
+                for b, band in enumerate(SSL4EO_S12_BANDS[m]):
+                    value = band_value(m, loc, s, b)
+                    file = osp.join(path, f'{band}.tif')
+                    if random_values:
+                        size = SIZES[band]
+                        if m == 's1':
+                            img = rng.normal(value % 20 - 20, 5,
+                                             (size, size)).astype(np.float32)
+                        else:
+                            img = rng.integers(
+                                0, 5000, (size, size), dtype=np.uint16)
+                        assert cv2.imwrite(file, img)
+                    else:
+                        write_band(file, value, SIZES[band], lzw=loc == 1)
+    return root
+
+
+SIZE = 40  # OpenJPEG needs >= 32 px for its default 6 resolutions
+JP2_LOSSLESS = [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000]
+TIF_LZW = [cv2.IMWRITE_TIFF_COMPRESSION, 5]
+
+
+def rgb_of(value, size=SIZE):
+    """RGB image whose bands read back as (value, value+1, value+2) plus a
+    horizontal ramp, so that band order and position are both checked."""
+    ramp = np.arange(size, dtype=np.uint8)[None, :]
+    rgb = np.stack([value + ramp + b for b in range(3)], -1)
+    return np.broadcast_to(rgb, (size, size, 3)).astype(np.uint8)
+
+
+def dem_of(value, size=SIZE):
+    return (value + 0.25 * np.arange(size * size, dtype=np.float32)).reshape(
+        size, size)
+
+
+def write(path, img, params=()):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    # cv2 writes 3-band data as BGR: reverse so the file holds RGB.
+    img = img[..., ::-1] if img.ndim == 3 and img.shape[2] == 3 else img
+    assert cv2.imwrite(str(path), np.ascontiguousarray(img), list(params))
+
+
+def write_tile(root, city, stem, value, parts=('rgb', 'dem', 'seg')):
+    folder = osp.join(root, city)
+    if 'rgb' in parts:
+        write(osp.join(folder, f'{stem}_rgb.jp2'), rgb_of(value), JP2_LOSSLESS)
+    if 'dem' in parts:
+        write(osp.join(folder, f'{stem}_dem.tif'), dem_of(value), TIF_LZW)
+    if 'seg' in parts:
+        seg = np.full((SIZE, SIZE), value % 11, np.uint8)
+        write(osp.join(folder, f'{stem}_seg.tif'), seg)
+
+
+def write_patch(root, city, stem, value, size=10):
+    folder = osp.join(root, city)
+    write(osp.join(folder, f'{stem}_rgb.png'), rgb_of(value, size))
+    write(osp.join(folder, f'{stem}_dem.tif'), dem_of(value, size))
+    write(
+        osp.join(folder, f'{stem}_seg.png'),
+        np.full((size, size), value % 11, np.uint8))
