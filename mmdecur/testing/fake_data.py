@@ -68,6 +68,26 @@ def write_band(path, value, size, lzw=False):
     assert cv2.imwrite(str(path), img, LZW if lzw else [])
 
 
+def expected_bands(modality, loc, season):
+    """The band constants make_ssl4eo writes for one location/season."""
+    bands = SSL4EO_S12_BANDS[modality]
+    return np.array(
+        [band_value(modality, loc, season, b) for b in range(len(bands))])
+
+
+def ssl4eo_config_with_crop(crop=32):
+    """The SSL4EO-S12 base dataset config with smaller crops (fast tests)."""
+    from mmengine.config import Config
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(
+        osp.join(root, 'configs/_base_/datasets/ssl4eo_s12.py'))
+    for view in cfg.train_pipeline[1]['transforms'].values():
+        for t in view:
+            if t['type'] == 'RandomResizedCropND':
+                t['size'] = crop
+    return cfg
+
+
 def make_ssl4eo(root,
                 patch_ids=PATCH_IDS,
                 modalities=('s1', 's2c'),

@@ -16,7 +16,8 @@ from mmdecur.datasets.errors import (FileContentError, MissingFileError,
 from mmdecur.datasets.transforms import LoadSeasons
 from mmdecur.registry import DATASETS
 from mmdecur.testing.fake_data import (PATCH_IDS, S1_SEASONS, S2_SEASONS,
-                                       band_value, make_ssl4eo, season_folders,
+                                       expected_bands, make_ssl4eo,
+                                       season_folders, ssl4eo_config_with_crop,
                                        write_band)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -34,12 +35,6 @@ def tiny_copy(tiny, tmp_path):
     dst = str(tmp_path / 'ssl4eo')
     shutil.copytree(tiny, dst)
     return dst
-
-
-def expected(modality, loc, season):
-    bands = SSL4EO_S12_BANDS[modality]
-    return np.array(
-        [band_value(modality, loc, season, b) for b in range(len(bands))])
 
 
 def test_band_layout_and_dates():
@@ -97,7 +92,7 @@ def test_every_season_reads_bands_in_order(tiny):
                 n = len(SSL4EO_S12_BANDS[m])
                 assert img.shape == (264, 264, n) and img.dtype == dtype
                 # Constant bands stay constant through resampling.
-                assert (img == expected(m, loc, k)).all()
+                assert (img == expected_bands(m, loc, k)).all()
 
 
 def test_s2a_has_no_b10(tmp_path):
@@ -106,7 +101,7 @@ def test_s2a_has_no_b10(tmp_path):
     ds = SSL4EOS12Dataset(root, modalities=('s1', 's2a'))
     img = LoadSeasons(('s1', 's2a')).read(ds.get_data_info(0), 's2a', 3)
     assert img.shape == (264, 264, 12)
-    assert (img == expected('s2a', 0, 3)).all()
+    assert (img == expected_bands('s2a', 0, 3)).all()
     with pytest.raises(ValueError, match="'s2b'"):
         SSL4EOS12Dataset(root, modalities=('s1', 's2b'))
 
@@ -132,7 +127,7 @@ def test_season_modes(tiny):
         for m in ('s1', 's2c'):
             assert len(out['imgs'][m]) == 2
             for v, k in enumerate(out['season_indices'][m]):
-                assert (out['imgs'][m][v] == expected(m, 2, k)).all()
+                assert (out['imgs'][m][v] == expected_bands(m, 2, k)).all()
                 assert out['img_paths'][m][v] == \
                     info['seasons'][m][k]['folder']
 
@@ -255,17 +250,8 @@ def test_verify_reads_every_season_in_one_pass(tiny_copy):
             }
 
 
-def base_config_pipeline(crop=32):
-    cfg = Config.fromfile(CONFIG)
-    for view in cfg.train_pipeline[1]['transforms'].values():
-        for t in view:
-            if t['type'] == 'RandomResizedCropND':
-                t['size'] = crop
-    return cfg
-
-
 def test_base_config_pipeline_packs_two_views_per_modality(tiny):
-    cfg = base_config_pipeline()
+    cfg = ssl4eo_config_with_crop()
     assert cfg.train_dataloader.batch_size == 64
     assert cfg.train_dataloader.drop_last
     assert cfg.train_pipeline[0] == dict(
@@ -293,7 +279,7 @@ def test_base_config_pipeline_packs_two_views_per_modality(tiny):
 
 
 def test_stats_scale_maps_constant_bands(tiny):
-    cfg = base_config_pipeline()
+    cfg = ssl4eo_config_with_crop()
     ds = SSL4EOS12Dataset(
         tiny,
         pipeline=[
@@ -303,7 +289,8 @@ def test_stats_scale_maps_constant_bands(tiny):
     out = ds[1]
     mean, std = np.array(cfg.s1_stats['mean']), np.array(cfg.s1_stats['std'])
     want = np.clip(
-        np.rint((expected('s1', 1, 0) - (mean - 2 * std)) / (4 * std) * 255),
+        np.rint(
+            (expected_bands('s1', 1, 0) - (mean - 2 * std)) / (4 * std) * 255),
         0, 255)
     assert (out['imgs']['s1'] == want).all()
     assert out['imgs']['s1'].dtype == np.uint8
