@@ -88,6 +88,14 @@ def ssl4eo_config_with_crop(crop=32):
     return cfg
 
 
+def _scene(rng, size=264):
+    """One location's ground truth in [0, 1]: a brightness level of its own
+    (which survives any crop) plus a smooth random field."""
+    coarse = rng.random((size // 33, size // 33)).astype(np.float32)
+    field = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+    return 0.7 * rng.random() + 0.3 * field
+
+
 def make_ssl4eo(root,
                 patch_ids=PATCH_IDS,
                 modalities=('s1', 's2c'),
@@ -95,12 +103,16 @@ def make_ssl4eo(root,
                 seed=0):
     """A tiny SSL4EO-S12 in exactly the released layout.
 
-    Every band file is constant (``band_value``) unless ``random_values``
-    (noise, for benchmarks); location 1 is LZW-compressed. Season folders
-    hold a ``metadata.json``.
+    Every band file is constant (``band_value``) unless ``random_values``:
+    then each location has its own random scene (a level plus a smooth
+    field) that all its seasons and both modalities show, with per-band
+    gains and pixel noise: learnable common content for benchmarks and
+    short training runs.
+    Location 1 is LZW-compressed. Season folders hold a ``metadata.json``.
     """
     rng = np.random.default_rng(seed)
     for loc, pid in enumerate(patch_ids):
+        scene = _scene(rng)
         for m in modalities:
             for s, folder in enumerate(season_folders(m, loc)):
                 path = osp.join(root, m, pid, folder)
@@ -110,17 +122,18 @@ def make_ssl4eo(root,
                 for b, band in enumerate(SSL4EO_S12_BANDS[m]):
                     value = band_value(m, loc, s, b)
                     file = osp.join(path, f'{band}.tif')
-                    if random_values:
-                        size = SIZES[band]
-                        if m == 's1':
-                            img = rng.normal(value % 20 - 20, 5,
-                                             (size, size)).astype(np.float32)
-                        else:
-                            img = rng.integers(
-                                0, 5000, (size, size), dtype=np.uint16)
-                        assert cv2.imwrite(file, img)
-                    else:
+                    if not random_values:
                         write_band(file, value, SIZES[band], lzw=loc == 1)
+                        continue
+                    size = SIZES[band]
+                    field = cv2.resize(scene, (size, size))
+                    noise = rng.normal(0, 0.05, (size, size))
+                    if m == 's1':  # dB around DeCUR's mean
+                        img = (-25 + 20 * field + 5 * noise).astype(np.float32)
+                    else:
+                        img = (3000 * (field + noise) * (1 + 0.1 * b)).clip(
+                            0, 10000).astype(np.uint16)
+                    assert cv2.imwrite(file, img)
     return root
 
 
@@ -167,3 +180,22 @@ def write_patch(root, city, stem, value, size=10):
     write(
         osp.join(folder, f'{stem}_seg.png'),
         np.full((size, size), value % 11, np.uint8))
+
+
+def make_geonrw_patches(root, city='bonn', num_patches=24, size=40, seed=0):
+    """GeoNRW patches (converter layout) with learnable content: every patch
+    shows its own random scene in both RGB (tinted) and the DEM (heights),
+    plus noise; labels are that scene quantised to 0..10."""
+    rng = np.random.default_rng(seed)
+    for i in range(num_patches):
+        scene = _scene(rng, size)
+        tint = rng.random(3)
+        rgb = (255 * scene[..., None] * (0.5 + 0.5 * tint)).astype(np.uint8)
+        dem = (40 + 60 * scene + rng.normal(0, 1, scene.shape)).astype(
+            np.float32)
+        seg = np.rint(10 * scene).astype(np.uint8)
+        stem = osp.join(root, city, f'364_5620_{i + 1}')
+        write(f'{stem}_rgb.png', rgb)
+        write(f'{stem}_dem.tif', dem)
+        write(f'{stem}_seg.png', seg)
+    return root
