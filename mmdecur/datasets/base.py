@@ -58,6 +58,7 @@ class MultiModalDataset(BaseDataset):
                  **kwargs) -> None:
         self.skip_bad_samples = skip_bad_samples
         self.problems: List[DataProblem] = []
+        self._dropped: List[dict] = []
         self._num_skipped = 0
         super().__init__(
             *args, pipeline=build_pipeline(pipeline).transforms, **kwargs)
@@ -97,6 +98,7 @@ class MultiModalDataset(BaseDataset):
             summarize(problems, header + '; skipping them '
                       '(skip_bad_samples=True)'),
             stacklevel=2)
+        self._dropped = [info for i, info in enumerate(data_list) if i in bad]
         return [info for i, info in enumerate(data_list) if i not in bad]
 
     def prepare_data(self, idx: int):
@@ -122,19 +124,32 @@ class MultiModalDataset(BaseDataset):
                 steps = self.pipeline.transforms[:i + 1]
         return steps
 
-    def check_sample(self, idx: int) -> List[DataProblem]:
+    def expand_info(self, info: dict) -> dict:
+        """A stored data-list record -> the full data info (see
+        :meth:`get_data_info`); datasets that store compact records
+        override this."""
+        return info
+
+    def get_data_info(self, idx: int) -> dict:
+        return self.expand_info(super().get_data_info(idx))
+
+    def check_info(self, info: dict) -> List[DataProblem]:
         """Problems of one sample: runs the loading steps on it.
 
         Datasets whose samples hold more files than one pass reads (e.g.
         several seasons) override this to read all of them.
         """
-        results = copy.deepcopy(self.get_data_info(idx))
+        results = copy.deepcopy(info)
         try:
             for t in self.loading_transforms():
                 results = t(results)
         except DataFileError as e:
             return [e.as_problem()]
         return []
+
+    def check_sample(self, idx: int) -> List[DataProblem]:
+        """Problems of sample ``idx`` (see :meth:`check_info`)."""
+        return self.check_info(self.get_data_info(idx))
 
     def verify(self,
                indices: Optional[Iterable[int]] = None,
@@ -151,6 +166,13 @@ class MultiModalDataset(BaseDataset):
         self.full_init()
         indices = range(len(self)) if indices is None else list(indices)
         problems = list(self.problems)
+        # Samples dropped while listing may have further problems.
+        for raw in self._dropped:
+            try:
+                problems.extend(
+                    self.check_info(self.expand_info(copy.deepcopy(raw))))
+            except Exception:  # listing already reported it
+                pass
         bar = ProgressBar(len(indices)) if progress else None
         for idx in indices:
             problems.extend(self.check_sample(idx))
@@ -158,4 +180,11 @@ class MultiModalDataset(BaseDataset):
                 bar.update()
         if bar is not None:
             print()
-        return problems
+        # One line per file: listing and reading may both report it.
+        seen, unique = set(), []
+        for p in problems:
+            key = (p.path, p.kind) if p.path else p
+            if key not in seen:
+                seen.add(key)
+                unique.append(p)
+        return unique

@@ -405,24 +405,19 @@ class BigEarthNetMMDataset(MultiModalDataset):
             data_list.append(info)
         return self.checked(data_list, problems, bad)
 
-    def get_data_info(self, idx: int) -> dict:
-        """The stored info of sample ``idx`` plus its file paths.
-
-        Args:
-            idx (int): Sample index.
+    def expand_info(self, info: dict) -> dict:
+        """The stored record plus its file paths.
 
         Returns:
             dict: Data info with ``band_paths``, ``band_sizes``,
             ``labels_json``, ``gt_label``, ``s2_name``, ``s1_name``.
         """
-        info = super().get_data_info(idx)
         info.update(self.sample_paths(info['s2_name'], info['s1_name']))
         return info
 
-    def check_sample(self, idx: int) -> List[DataProblem]:
+    def check_info(self, info: dict) -> List[DataProblem]:
         """Read the bands, and check the S1 JSON names the S2 partner."""
-        problems = super().check_sample(idx)
-        info = self.get_data_info(idx)
+        problems = super().check_info(info)
         s1_name, s2_name = info['s1_name'], info['s2_name']
         path = osp.join(self.data_root, self.s1_dir, s1_name,
                         s1_name + _JSON_SUFFIX)

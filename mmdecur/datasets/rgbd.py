@@ -133,9 +133,11 @@ class SUNRGBDPretrainDataset(MultiModalDataset):
             if hha is None:
                 tried = ', '.join(
                     osp.join(hha_root, f'{name}{e}') for e in ('.jpg', '.png'))
+                # The missing file is the HHA image; the RGB file names it.
                 problems.append(
-                    DataProblem(rgb, 'missing',
-                                f'{rgb} has no HHA image (tried {tried})'))
+                    DataProblem(
+                        osp.join(hha_root, f'{name}.jpg'), 'missing',
+                        f'{rgb} has no HHA image (tried {tried})'))
                 hha = f'{name}.jpg'
             if f'{name}.jpg' not in rgb_files or hha not in hha_files:
                 bad.append(len(data_list))

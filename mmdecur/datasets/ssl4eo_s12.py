@@ -194,11 +194,8 @@ class _SSL4EOS12Base(MultiModalDataset):
                 folder: str) -> dict:
         raise NotImplementedError
 
-    def get_data_info(self, idx: int) -> dict:
-        """The data info of a location.
-
-        Args:
-            idx (int): Index.
+    def expand_info(self, info: dict) -> dict:
+        """The data info of a location from its compact record.
 
         Returns:
             dict: ``patch_id``, ``sample_idx`` and ``seasons`` (modality ->
@@ -206,7 +203,6 @@ class _SSL4EOS12Base(MultiModalDataset):
             ('YYYY-MM-DDTHH:MM:SS') and ``folder``, plus ``band_paths`` and
             ``band_sizes`` (raw) or ``lmdb_key`` (LMDB)).
         """
-        info = super().get_data_info(idx)
         pid = info['patch_id']
         dirs = info.pop('patch_dirs')
         folders = info.pop('season_folders')
@@ -225,16 +221,15 @@ class _SSL4EOS12Base(MultiModalDataset):
                 return t
         return LoadSeasons(self.modalities, num_views=1)
 
-    def check_sample(self, idx: int) -> List[DataProblem]:
+    def check_info(self, info: dict) -> List[DataProblem]:
         """Problems of a location: reads every season of every modality.
 
         Args:
-            idx (int): Index.
+            info (dict): Data info of the location.
 
         Returns:
             list[DataProblem]: One per unreadable season.
         """
-        info = self.get_data_info(idx)
         reader = self._reader()
         problems = []
         for m in self.modalities:
@@ -493,8 +488,8 @@ class SSL4EOS12LMDBDataset(_SSL4EOS12Base):
             folder=f'{modality}/{patch_dir}/{folder}',
             lmdb_key=lmdb_season_key(modality, patch_id, index))
 
-    def get_data_info(self, idx: int) -> dict:
-        info = super().get_data_info(idx)
+    def expand_info(self, info: dict) -> dict:
+        info = super().expand_info(info)
         info['lmdb_path'] = self.data_root
         return info
 

@@ -91,7 +91,8 @@ def ssl4eo_config_with_crop(crop=32):
 def _scene(rng, size=264):
     """One location's ground truth in [0, 1]: a brightness level of its own
     (which survives any crop) plus a smooth random field."""
-    coarse = rng.random((size // 33, size // 33)).astype(np.float32)
+    cells = max(2, size // 33)
+    coarse = rng.random((cells, cells)).astype(np.float32)
     field = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
     return 0.7 * rng.random() + 0.3 * field
 

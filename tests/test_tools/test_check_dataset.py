@@ -34,8 +34,16 @@ def test_sunrgbd_problems_are_listed_in_one_pass(tmp_path):
     (tmp_path / 'sunrgbd_image' / 'b.jpg').write_bytes(b'truncated')
     write(tmp_path / 'sunrgbd_hha' / 'c.png', shape=(12, 16))  # 1 band
     out_json = tmp_path / 'problems.json'
-    proc = run_check('configs/decur/rgbd_mitb2.py', tmp_path, '--out',
-                     str(out_json))
+    proc = subprocess.run([
+        sys.executable, 'tools/misc/check_dataset.py',
+        'configs/decur/rgbd_mitb2.py', '--out',
+        str(out_json), '--cfg-options',
+        f'train_dataloader.dataset.data_root={tmp_path}'
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 1, proc.stderr
     text = proc.stdout
     assert '3 problem(s): ' in text
@@ -52,3 +60,37 @@ def test_a_clean_dataset_passes(tmp_path):
     proc = run_check('configs/decur/rgbd_rn50.py', tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert '0 problem(s)' in proc.stdout
+
+
+def test_ssl4eo_missing_and_mis_sized_bands(tmp_path):
+    from mmdecur.testing.fake_data import make_ssl4eo
+    root = tmp_path / 'ssl4eo'
+    make_ssl4eo(str(root), patch_ids=('0000001', '0000002', '0000003'))
+    seasons = sorted((root / 's2c' / '0000002').iterdir())
+    (seasons[1] / 'B5.tif').unlink()
+    cv2.imwrite(str(seasons[2] / 'B1.tif'), np.zeros((10, 10), np.uint16))
+    s1 = sorted((root / 's1' / '0000003').iterdir())
+    (s1[0] / 'VH.tif').write_bytes(b'\x00' * 10)
+    proc = run_check('configs/decur/sar_optical_rn50.py', root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    text = proc.stdout
+    assert '3 problem(s)' in text
+    assert 'B5.tif' in text and 'B1.tif is 10x10, expected 44x44' in text
+    assert 'VH.tif' in text and '[unreadable]' in text
+
+
+def test_geonrw_dem_that_is_not_float(tmp_path):
+    from mmdecur.testing.fake_data import make_geonrw_patches
+    root = tmp_path / 'geonrw'
+    make_geonrw_patches(str(root), num_patches=3, size=16)
+    dem = root / 'bonn' / '364_5620_2_dem.tif'
+    cv2.imwrite(str(dem), np.zeros((16, 16), np.uint16))
+    (root / 'bonn' / '364_5620_3_rgb.png').unlink()  # orphan DEM: ignored
+    (root / 'bonn' / '364_5620_1_dem.tif').unlink()  # rgb without DEM
+    proc = run_check('configs/decur/rgb_dem_rn50.py', root,
+                     'train_dataloader.dataset.cities=[bonn]')
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert '2 problem(s)' in proc.stdout
+    assert '364_5620_2_dem.tif holds uint16 data, expected float' in \
+        proc.stdout
+    assert '364_5620_1_dem.tif' in proc.stdout

@@ -97,8 +97,7 @@ class StatsScale(BaseTransform):
             raise ValueError(
                 f'StatsScale: {name} image {path} has {bands} bands but '
                 f'{mean.size} mean/std values are configured')
-        if self.percentile_clip is None and img.dtype in (np.uint8,
-                                                          np.uint16):
+        if self.percentile_clip is None and img.dtype in (np.uint8, np.uint16):
             # 8/16-bit data: a per-band lookup table, ~10x faster than the
             # arithmetic on S2's 13 x 264 x 264 digital numbers.
             levels = np.iinfo(img.dtype).max + 1
