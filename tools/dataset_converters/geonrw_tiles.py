@@ -31,11 +31,11 @@ import argparse
 import os
 import os.path as osp
 import sys
-import tempfile
 from multiprocessing import Pool
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
+import mmengine.fileio as fileio
 import numpy as np
 from mmengine.utils import ProgressBar
 
@@ -139,22 +139,13 @@ def read_tile(task: Task) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def write_atomic(path: str, img: np.ndarray) -> None:
-    """Encode by the path's extension, write to a temp file, rename."""
+    """Encode by the path's extension; MMEngine's local backend writes it
+    atomically (temp file + rename, see ``mmdecur/compat.py``)."""
     ext = osp.splitext(path)[1]
     ok, buf = cv2.imencode(ext, img, _ENCODE_PARAMS.get(ext, []))
     if not ok:
         raise OSError(f'cannot encode {path}')
-    # A hidden temp name without the output suffix: readers never list it.
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=osp.dirname(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    fileio.put(buf.tobytes(), path)
 
 
 def convert_tile(task: Task) -> Outcome:
