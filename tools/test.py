@@ -13,7 +13,8 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
-from train import merge_common_args, setup_cpu_distributed
+from train import (merge_common_args, setup_cpu_distributed,
+                   shutdown_distributed)
 
 from mmdecur.registry import RUNNERS
 
@@ -65,6 +66,7 @@ def main():
         with open(args.out, 'w') as f:
             metrics = {k: to_builtin(v) for k, v in metrics.items()}
             json.dump(metrics, f, indent=2)
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

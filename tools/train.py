@@ -125,6 +125,15 @@ def main():
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
+
+
+def shutdown_distributed() -> None:
+    """Tear the process group down before exit: a gloo group left to the
+    interpreter's shutdown can abort the process after a finished run."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':
