@@ -37,6 +37,34 @@ __all__ = [
     'VISBACKENDS'
 ]
 
+
+class _FallbackRegistry(Registry):
+    """A registry node that, for unscoped names it does not know, also looks
+    in the given codebases' nodes.
+
+    mmseg/mmpretrain classes build their own parts with unscoped names (e.g.
+    mmseg's decode heads default to ``type='CrossEntropyLoss'``). Under
+    ``default_scope='mmdecur'`` those builds resolve here, so without the
+    fallback a plain mmseg head could not be built in an mmdecur config.
+    mmdecur's own names come first; a config may still scope explicitly
+    (``'mmseg.FCNHead'``).
+    """
+
+    def __init__(self, *args, fallback_scopes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._fallback_scopes = tuple(fallback_scopes)
+
+    def get(self, key: str):
+        obj = super().get(key)
+        if obj is None and isinstance(key, str) and '.' not in key:
+            root = self._get_root_registry()
+            for scope in self._fallback_scopes:
+                obj = root.get(f'{scope}.{key}')
+                if obj is not None:
+                    break
+        return obj
+
+
 RUNNERS = Registry(
     'runner', parent=MMENGINE_RUNNERS, locations=['mmdecur.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['mmdecur.engine'])
@@ -69,8 +97,11 @@ DATA_SAMPLERS = Registry(
 TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, locations=['mmdecur.datasets'])
 
-MODELS = Registry(
-    'model', parent=MMENGINE_MODELS, locations=['mmdecur.models'])
+MODELS = _FallbackRegistry(
+    'model',
+    parent=MMENGINE_MODELS,
+    locations=['mmdecur.models'],
+    fallback_scopes=('mmseg', 'mmpretrain'))
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
     parent=MMENGINE_MODEL_WRAPPERS,

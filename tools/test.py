@@ -26,6 +26,13 @@ def parse_args():
     parser.add_argument('--work-dir', help='where logs go')
     parser.add_argument('--out', help='dump the metrics to this JSON file')
     parser.add_argument(
+        '--show-dir',
+        help='write colour-coded predictions next to the inputs here')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='multi-scale (0.75, 1, 1.25) + flip test-time augmentation')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -57,11 +64,28 @@ def main():
                          'pretraining configs are evaluated downstream or '
                          'with tools/analysis_tools')
     cfg.load_from = args.checkpoint
+    if args.tta:
+        cfg.model.test_cfg['tta'] = cfg.get(
+            'tta_cfg', dict(scales=(0.75, 1.0, 1.25), flip=True))
+    if args.show_dir:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='SegPredictionWriterHook', out_dir=args.show_dir)
+        ]
     setup_cpu_distributed(cfg)
 
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
         Runner.from_cfg(cfg)
     metrics = runner.test()
+    if is_main_process():
+        summary = {
+            k: v
+            for k, v in metrics.items()
+            if k.split('/')[-1] in ('mIoU', 'aAcc', 'mAcc')
+        }
+        if summary:  # aAcc is the overall pixel accuracy (OA)
+            print('  '.join(
+                f"{'OA' if k.endswith('aAcc') else k.split('/')[-1]}: "
+                f'{float(v):.2f}' for k, v in summary.items()))
     if args.out and is_main_process():
         with open(args.out, 'w') as f:
             metrics = {k: to_builtin(v) for k, v in metrics.items()}

@@ -4,12 +4,14 @@ import copy
 import warnings
 from typing import Iterable, List, Optional, Sequence
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from .errors import (DataFileError, DataProblem, FileContentError,
                      MissingFileError)
+from .subsets import label_fraction_indices
 from .transforms.multiview import build_pipeline
 
 __all__ = ['MultiModalDataset']
@@ -43,22 +45,49 @@ class MultiModalDataset(BaseDataset):
     Subclasses build their data list in :meth:`load_data_list` and pass it
     through :meth:`checked` together with the problems they found.
 
+    **Label fractions** (``label_fraction``, ``subset_seed``): after the
+    data list is built and checked, :meth:`filter_data` keeps a seeded
+    random fraction of it via :func:`label_fraction_indices`, in the
+    listing's order. The draw is over the samples as LISTED (before bad
+    ones are dropped under ``skip_bad_samples``), so the subset does not
+    depend on which files are missing, and subsets drawn with one seed are
+    nested (1 % ⊂ 10 % ⊂ 100 %). Datasets that select while listing (to
+    avoid reading what they drop, e.g. BigEarthNet's labels) set
+    ``SUBSET_WHILE_LISTING`` and call :meth:`subset_indices` themselves.
+
     Args:
         skip_bad_samples (bool): Skip bad samples with a warning instead of
             raising. Defaults to False.
+        label_fraction (float): Fraction of the samples to use, in (0, 1].
+            Defaults to 1.0.
+        subset_seed (int): Seed of the label-fraction subset. Defaults to 0.
         pipeline (Sequence[dict | callable]): Transforms, built in mmdecur's
             registry. Defaults to ().
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
+    # True in datasets whose load_data_list applies the label fraction.
+    SUBSET_WHILE_LISTING = False
+
     def __init__(self,
                  *args,
                  skip_bad_samples: bool = False,
+                 label_fraction: float = 1.0,
+                 subset_seed: int = 0,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
+        if not 0.0 < float(label_fraction) <= 1.0:
+            raise ValueError(
+                f'label_fraction must be in (0, 1], got {label_fraction}')
         self.skip_bad_samples = skip_bad_samples
+        self.label_fraction = float(label_fraction)
+        self.subset_seed = int(subset_seed)
         self.problems: List[DataProblem] = []
         self._dropped: List[dict] = []
+        # Position in the listing of every sample checked() kept, and the
+        # listing's length: the label fraction is drawn over the listing.
+        self._listed_positions: Optional[List[int]] = None
+        self._num_listed = 0
         self._num_skipped = 0
         super().__init__(
             *args, pipeline=build_pipeline(pipeline).transforms, **kwargs)
@@ -82,6 +111,8 @@ class MultiModalDataset(BaseDataset):
         """
         problems = list(problems)
         self.problems = problems
+        self._num_listed = len(data_list)
+        self._listed_positions = list(range(len(data_list)))
         if not problems:
             return data_list
         bad = set(bad)
@@ -99,7 +130,40 @@ class MultiModalDataset(BaseDataset):
                       '(skip_bad_samples=True)'),
             stacklevel=2)
         self._dropped = [info for i, info in enumerate(data_list) if i in bad]
+        self._listed_positions = [
+            i for i in range(len(data_list)) if i not in bad
+        ]
         return [info for i, info in enumerate(data_list) if i not in bad]
+
+    def subset_indices(self, num_samples: int) -> np.ndarray:
+        """The label-fraction subset of ``num_samples`` listed samples.
+
+        Args:
+            num_samples (int): Number of samples listed.
+
+        Returns:
+            np.ndarray: Sorted indices (see :func:`label_fraction_indices`).
+        """
+        return label_fraction_indices(num_samples, self.label_fraction,
+                                      self.subset_seed)
+
+    def filter_data(self) -> List[dict]:
+        """Keep the label fraction of the checked data list, in order.
+
+        Returns:
+            list[dict]: The kept samples.
+        """
+        data_list = super().filter_data()
+        if self.label_fraction == 1.0 or self.SUBSET_WHILE_LISTING:
+            return data_list
+        positions = self._listed_positions
+        num_listed = self._num_listed
+        if positions is None or len(positions) != len(data_list):
+            # A subclass listed without checked(): draw over what it gave.
+            positions = list(range(len(data_list)))
+            num_listed = len(data_list)
+        keep = set(self.subset_indices(num_listed).tolist())
+        return [info for pos, info in zip(positions, data_list) if pos in keep]
 
     def prepare_data(self, idx: int):
         if not self.skip_bad_samples or self.test_mode:

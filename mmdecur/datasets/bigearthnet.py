@@ -12,7 +12,6 @@ from mmengine.logging import print_log
 from mmdecur.registry import DATASETS
 from .base import MultiModalDataset
 from .errors import DataProblem, FileContentError, MissingFileError
-from .subsets import label_fraction_indices
 
 __all__ = [
     'BigEarthNetMMDataset', 'BIGEARTHNET_43_CLASSES', 'BIGEARTHNET_19_CLASSES',
@@ -250,10 +249,12 @@ class BigEarthNetMMDataset(MultiModalDataset):
     train split has 269,695 samples). :meth:`verify` also checks that each
     S1 JSON's ``corresponding_s2_patch`` is the csv's S2 partner.
 
-    **Label fractions** (``label_fraction``, ``seed``): a seeded subset of
-    the csv rows via :func:`label_fraction_indices`; subsets with one seed
-    are nested (1 % ⊂ 10 % ⊂ 100 %). Rows are chosen before any file is
-    checked, so the subset does not depend on which files are missing.
+    **Label fractions** (``label_fraction``, ``subset_seed``): the
+    :class:`MultiModalDataset` mechanism (a seeded subset of the csv rows
+    via :func:`label_fraction_indices`; subsets with one seed are nested,
+    1 % ⊂ 10 % ⊂ 100 %), applied while listing: rows are chosen before any
+    file is opened, so the labels of the other rows are never read and the
+    subset does not depend on which files are missing.
 
     Args:
         data_root (str): Dataset root.
@@ -265,7 +266,9 @@ class BigEarthNetMMDataset(MultiModalDataset):
             'splits'.
         label_fraction (float): Fraction of the split to use, in (0, 1].
             Defaults to 1.0.
-        seed (int): Seed of the label-fraction subset. Defaults to 0.
+        subset_seed (int): Seed of the label-fraction subset. Defaults to 0.
+        seed (int, optional): Older name of ``subset_seed``. Defaults to
+            None.
         s1_band_order (Sequence[str]): Order of the S1 bands, a permutation
             of ('VV', 'VH'). Defaults to ('VV', 'VH').
         pipeline (Sequence[dict | callable]): Transforms. Defaults to ().
@@ -274,6 +277,7 @@ class BigEarthNetMMDataset(MultiModalDataset):
     """
 
     METAINFO = dict(classes=BIGEARTHNET_19_CLASSES, modalities=('s1', 's2'))
+    SUBSET_WHILE_LISTING = True
 
     def __init__(self,
                  data_root: str,
@@ -282,7 +286,8 @@ class BigEarthNetMMDataset(MultiModalDataset):
                  s1_dir: str = 'BigEarthNet-S1-v1.0',
                  split_dir: str = 'splits',
                  label_fraction: float = 1.0,
-                 seed: int = 0,
+                 subset_seed: int = 0,
+                 seed: Optional[int] = None,
                  s1_band_order: Sequence[str] = BIGEARTHNET_S1_BANDS,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
@@ -291,15 +296,15 @@ class BigEarthNetMMDataset(MultiModalDataset):
                 str) or sorted(s1_band_order) != sorted(BIGEARTHNET_S1_BANDS):
             raise ValueError(f's1_band_order must be a permutation of '
                              f'{BIGEARTHNET_S1_BANDS}, got {s1_band_order!r}')
-        if not 0.0 < float(label_fraction) <= 1.0:
-            raise ValueError(
-                f'label_fraction must be in (0, 1], got {label_fraction}')
+        if seed is not None:
+            if subset_seed not in (0, seed):
+                raise ValueError(f'seed ({seed}) is the older name of '
+                                 f'subset_seed ({subset_seed}): give one')
+            subset_seed = seed
         self.split = split
         self.s2_dir = s2_dir
         self.s1_dir = s1_dir
         self.split_dir = split_dir
-        self.label_fraction = float(label_fraction)
-        self.seed = seed
         self.s1_band_order = tuple(s1_band_order)
         if self.s1_band_order != BIGEARTHNET_S1_BANDS:
             print_log(
@@ -313,6 +318,8 @@ class BigEarthNetMMDataset(MultiModalDataset):
         super().__init__(
             data_root=data_root,
             metainfo=metainfo,
+            label_fraction=label_fraction,
+            subset_seed=subset_seed,
             pipeline=pipeline,
             **kwargs)
 
@@ -392,8 +399,7 @@ class BigEarthNetMMDataset(MultiModalDataset):
             :meth:`get_data_info` adds the paths.
         """
         pairs = _read_pairs(self.split_file)
-        keep = label_fraction_indices(
-            len(pairs), self.label_fraction, seed=self.seed)
+        keep = self.subset_indices(len(pairs))
         pairs = [pairs[i] for i in keep]
         with ThreadPoolExecutor(_LABEL_READ_THREADS) as pool:
             listed = list(pool.map(self._list_one, pairs))

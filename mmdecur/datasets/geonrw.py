@@ -4,13 +4,14 @@ import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 from mmengine.logging import print_log
 
 from mmdecur.registry import DATASETS
 from .base import MultiModalDataset
 from .errors import DataProblem, MissingFileError
 from .transforms.jp2 import jp2_grey_flag_to_srgb  # noqa: F401 (re-export)
+# Lives with LoadSegLabel (no import cycle); re-exported here.
+from .transforms.loading import SEG_IGNORE_INDEX, geonrw_label_to_train_id
 
 __all__ = [
     'GeoNRWDataset', 'GEONRW_CLASSES', 'GEONRW_TRAIN_CITIES',
@@ -37,7 +38,7 @@ GEONRW_CLASSES = ('forest', 'water', 'agricultural',
                   'residential/commercial/industrial',
                   'grassland/swamp/shrubbery', 'railway/train station',
                   'highway/squares', 'airport/shipyard', 'roads', 'buildings')
-GEONRW_IGNORE_INDEX = 255
+GEONRW_IGNORE_INDEX = SEG_IGNORE_INDEX
 
 # File suffixes per layout, and the number of '_'-separated fields before
 # the suffix: E_N for the released tiles, E_N_k for the converter's patches
@@ -45,34 +46,6 @@ GEONRW_IGNORE_INDEX = 255
 GEONRW_LAYOUTS = dict(
     tiles=dict(rgb='_rgb.jp2', dem='_dem.tif', seg='_seg.tif', fields=2),
     patches=dict(rgb='_rgb.png', dem='_dem.tif', seg='_seg.png', fields=3))
-
-
-def geonrw_label_to_train_id(label: np.ndarray) -> np.ndarray:
-    """Released GeoNRW labels (0..10) to train ids (0..9, 255 = ignore).
-
-    0 (unlabeled) becomes :data:`GEONRW_IGNORE_INDEX` (255); class ``c`` in
-    1..10 becomes ``c - 1``.
-
-    Args:
-        label (np.ndarray): Integer label map as stored (uint8).
-
-    Returns:
-        np.ndarray: uint8 label map of the same shape.
-
-    Raises:
-        ValueError: If ``label`` is not integer or holds values outside
-            0..10 (they are listed).
-    """
-    label = np.asarray(label)
-    if not np.issubdtype(label.dtype, np.integer):
-        raise ValueError(f'GeoNRW labels must be integers, got {label.dtype}')
-    bad = (label < 0) | (label > len(GEONRW_CLASSES))
-    if bad.any():
-        raise ValueError(
-            f'GeoNRW labels must be in 0..{len(GEONRW_CLASSES)}, found '
-            f'{np.unique(label[bad]).tolist()}')
-    # uint8 wrap-around turns 0 - 1 into 255, the ignore index.
-    return (label.astype(np.uint8) - np.uint8(1)).astype(np.uint8)
 
 
 def _sort_key(fields: Sequence[str]) -> tuple:
@@ -134,6 +107,11 @@ class GeoNRWDataset(MultiModalDataset):
 
     Labels: train ids 0..9 = released 1..10 (:data:`GEONRW_CLASSES`),
     released 0 -> 255 (ignored), see :func:`geonrw_label_to_train_id`.
+    They are read by ``dict(type='LoadSegLabel', reduce='geonrw',
+    num_classes=10)`` from ``seg_map_path`` (``_seg.tif`` of a tile,
+    ``_seg.png`` of a patch; both layouts list it with ``with_label``):
+    segmentation trains on patches and evaluates on the full 1000 x 1000
+    tiles (``configs/_base_/datasets/geonrw_seg.py``).
 
     Args:
         data_root (str): Dataset root (the folder holding the city folders).

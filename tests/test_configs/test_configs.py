@@ -30,12 +30,19 @@ def test_there_are_configs():
     } <= names
 
 
-@pytest.mark.parametrize(
-    'path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_loads_and_model_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmdecur'
     assert cfg.train_dataloader.dataset.pipeline
+    if 'decode_head' in cfg.model:
+        check_segmentor(path)
+    else:
+        check_pretraining(path, cfg)
+
+
+def check_pretraining(path, cfg):
     model = init_model(path, cfg_options=SHRINK)
     assert model.modalities == list(cfg.data_preprocessor.modalities)
     size = cfg.train_dataloader.dataset.get('image_size', 64)
@@ -44,6 +51,24 @@ def test_config_loads_and_model_builds(path):
             bands = model.data_preprocessor.num_bands(m)
             z = model.embed(m, torch.randn(2, bands, size, size))
             assert z.shape == (2, 64)
+
+
+def check_segmentor(path):
+    from mmseg.structures import SegDataSample
+    model = init_model(path)
+    pre = model.data_preprocessor
+    inputs = {
+        m: [torch.randint(0, 255, (pre.num_bands(m), 64, 64),
+                          dtype=torch.uint8)]
+        for m in model.backbone.modalities
+    }
+    sample = SegDataSample(metainfo=dict(ori_shape=(64, 64),
+                                         img_shape=(64, 64)))
+    model.test_cfg['mode'] = 'whole'  # 64 px is smaller than the windows
+    with torch.no_grad():
+        out = model.test_step(dict(inputs=inputs, data_samples=[sample]))
+    assert out[0].seg_logits.data.shape == (model.decode_head.num_classes,
+                                            64, 64)
 
 
 def test_paper_settings_of_the_rgbd_configs():

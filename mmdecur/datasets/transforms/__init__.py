@@ -1,11 +1,12 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 from .augment import (ColorJitterND, GaussianBlurND, RandomGrayscaleND,
                       SolarizeND)
-from .formatting import PackMultiModalInputs
-from .geometric import (CenterCropND, RandomFlipND, RandomResizedCropND,
-                        ResizeND)
+from .formatting import PackMultiModalInputs, PackMultiModalSegInputs
+from .geometric import (CenterCropND, RandomCropND, RandomFlipND,
+                        RandomResizedCropND, RandomResizeND, ResizeND)
 from .intensity import PercentileScale, StatsScale
-from .loading import LoadBands, LoadModalities, read_bands, read_image
+from .loading import (LoadBands, LoadModalities, LoadSegLabel,
+                      cmx_label_to_train_id, read_bands, read_image)
 from .multiview import MultiModalMultiView, build_pipeline
 from .seasons import *  # noqa: F401,F403
 from .seasons import __all__ as _seasons_all
@@ -15,6 +16,7 @@ __all__ = [
     'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
     'ColorJitterND', 'RandomGrayscaleND', 'GaussianBlurND', 'SolarizeND',
     'PackMultiModalInputs', 'StatsScale', 'PercentileScale', 'LoadBands',
-    'read_bands', 'read_image'
+    'read_bands', 'read_image', 'LoadSegLabel', 'RandomResizeND',
+    'RandomCropND', 'PackMultiModalSegInputs', 'cmx_label_to_train_id'
 ]
 __all__ += _seasons_all

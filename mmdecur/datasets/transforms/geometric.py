@@ -19,7 +19,8 @@ from mmdecur.registry import TRANSFORMS
 
 __all__ = [
     'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
-    'apply_cv2', 'resize_image', 'resize_label'
+    'RandomResizeND', 'RandomCropND', 'apply_cv2', 'resize_image',
+    'resize_label', 'pad_to_size'
 ]
 
 CV2_INTERP = {
@@ -136,6 +137,31 @@ def _check_interpolation(interpolation: str) -> str:
         raise ValueError(f'interpolation must be one of {list(CV2_INTERP)}, '
                          f'got {interpolation!r}')
     return interpolation
+
+
+def pad_to_size(arr: np.ndarray, size: Tuple[int, int],
+                value: float) -> np.ndarray:
+    """Pad an HWC image or H×W label symmetrically up to at least ``size``.
+
+    Each dimension smaller than ``size`` gets half the missing rows/columns
+    before and the rest (one more for odd amounts) after, filled with
+    ``value``; larger dimensions are left alone.
+
+    Args:
+        arr (np.ndarray): H×W or H×W×C array.
+        size (tuple[int, int]): Minimum (height, width).
+        value (float): Fill value.
+
+    Returns:
+        np.ndarray: The padded array (``arr`` itself if no padding).
+    """
+    pad_h, pad_w = max(size[0] - arr.shape[0], 0), max(size[1] - arr.shape[1],
+                                                       0)
+    if not (pad_h or pad_w):
+        return arr
+    pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+    return np.pad(
+        arr, pads + ((0, 0), ) * (arr.ndim - 2), constant_values=value)
 
 
 def seg_keys(results: dict) -> List[str]:
@@ -451,20 +477,12 @@ class CenterCropND(BaseTransform):
         """
         h, w = common_hw(results)
         out_h, out_w = self.size
-        pad_h, pad_w = max(out_h - h, 0), max(out_w - w, 0)
-        pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2,
-                                                   pad_w - pad_w // 2))
-        top = (h + pad_h - out_h) // 2
-        left = (w + pad_w - out_w) // 2
+        top = (max(h, out_h) - out_h) // 2
+        left = (max(w, out_w) - out_w) // 2
         box = (slice(top, top + out_h), slice(left, left + out_w))
 
-        def crop(arr: np.ndarray, value: Optional[float]) -> np.ndarray:
-            if pad_h or pad_w:
-                arr = np.pad(
-                    arr,
-                    pads + ((0, 0), ) * (arr.ndim - 2),
-                    constant_values=value)
-            return arr[box]
+        def crop(arr: np.ndarray, value: float) -> np.ndarray:
+            return pad_to_size(arr, self.size, value)[box]
 
         _map_all(results, lambda img: crop(img, self.pad_val),
                  lambda lab: crop(lab, self.seg_pad_val))
@@ -473,3 +491,192 @@ class CenterCropND(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(size={self.size}, '
                 f'pad_val={self.pad_val}, seg_pad_val={self.seg_pad_val})')
+
+
+@TRANSFORMS.register_module()
+class RandomResizeND(BaseTransform):
+    """Resize every image and label by one random scale factor.
+
+    The factor is drawn from the list ``scales`` (CMX's multi-scale
+    training: (0.5, 0.75, 1, 1.25, 1.5, 1.75)) or uniformly from
+    ``ratio_range``, relative to the current size: an H×W input becomes
+    ``round(s_h * H)`` × ``round(s_w * W)``. With ``keep_ratio`` one factor
+    serves both axes; without, height and width get independent draws
+    from the same list/range. Images are resized with ``interpolation``,
+    labels with nearest neighbours.
+
+    **Required Keys:** ``imgs``. **Modified Keys:** ``imgs``, seg fields.
+    **Added Keys:** ``img_shape``, ``scale_factor`` ((w_scale, h_scale)
+    relative to the size before the first resize, as in mmseg).
+
+    Args:
+        scales (Sequence[float], optional): Factors to choose from.
+        ratio_range (Sequence[float], optional): (min, max) factor range.
+            Exactly one of ``scales`` and ``ratio_range`` must be given.
+        keep_ratio (bool): One factor for both axes. Defaults to True.
+        interpolation (str): Image interpolation, see
+            :class:`RandomResizedCropND`. Defaults to 'bilinear'.
+    """
+
+    def __init__(self,
+                 scales: Optional[Sequence[float]] = None,
+                 ratio_range: Optional[Sequence[float]] = None,
+                 keep_ratio: bool = True,
+                 interpolation: str = 'bilinear') -> None:
+        if (scales is None) == (ratio_range is None):
+            raise ValueError('give exactly one of scales and ratio_range')
+        if scales is not None:
+            scales = tuple(float(s) for s in scales)
+            if not scales or min(scales) <= 0:
+                raise ValueError(f'scales must be positive factors, got '
+                                 f'{scales!r}')
+        if ratio_range is not None:
+            ratio_range = tuple(float(r) for r in ratio_range)
+            if len(ratio_range) != 2 or not \
+                    0 < ratio_range[0] <= ratio_range[1]:
+                raise ValueError(f'ratio_range must be (min, max) with '
+                                 f'0 < min <= max, got {ratio_range!r}')
+        self.scales = scales
+        self.ratio_range = ratio_range
+        self.keep_ratio = keep_ratio
+        self.interpolation = _check_interpolation(interpolation)
+
+    def _draw(self) -> float:
+        if self.scales is not None:
+            return self.scales[np.random.randint(len(self.scales))]
+        return float(np.random.uniform(*self.ratio_range))
+
+    def get_params(self) -> Tuple[float, float]:
+        """Draw the (height, width) scale factors."""
+        s_h = self._draw()
+        return (s_h, s_h) if self.keep_ratio else (s_h, self._draw())
+
+    def transform(self, results: dict) -> dict:
+        """Resize every image and label with one random factor.
+
+        Args:
+            results (dict): Result dict.
+
+        Returns:
+            dict: The transformed results.
+        """
+        h, w = common_hw(results)
+        s_h, s_w = self.get_params()
+        target = (max(1, int(h * s_h + 0.5)), max(1, int(w * s_w + 0.5)))
+        _map_all(results,
+                 lambda img: resize_image(img, target, self.interpolation),
+                 lambda lab: resize_label(lab, target))
+        prev_w, prev_h = results.get('scale_factor') or (1.0, 1.0)
+        results['scale_factor'] = (prev_w * target[1] / w,
+                                   prev_h * target[0] / h)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(scales={self.scales}, '
+                f'ratio_range={self.ratio_range}, '
+                f'keep_ratio={self.keep_ratio}, '
+                f"interpolation='{self.interpolation}')")
+
+
+@TRANSFORMS.register_module()
+class RandomCropND(BaseTransform):
+    """Random crop of a fixed size, padding inputs that are too small.
+
+    A dimension smaller than ``size`` is first padded symmetrically (CMX's
+    crop-and-pad: images with ``pad_val``, labels with ``seg_pad_val``),
+    then one random box of ``size`` is cut from every image and label.
+
+    ``cat_max_ratio < 1`` (mmseg's ``RandomCrop``): the box is redrawn, up
+    to ``max_attempts`` times, while one category covers at least
+    ``cat_max_ratio`` of the crop's labelled pixels (``ignore_index`` not
+    counted) or the crop holds fewer than two categories; the last draw is
+    kept. It looks at ``gt_seg_map`` and is skipped without one.
+
+    **Required Keys:** ``imgs``. **Modified Keys:** ``imgs``, seg fields.
+    **Added Keys:** ``img_shape``.
+
+    Args:
+        size (int | Sequence[int]): Crop (height, width); an int gives a
+            square.
+        cat_max_ratio (float): Largest share one category may take.
+            Defaults to 1.0 (no check).
+        pad_val (float): Image padding value. Defaults to 0.
+        seg_pad_val (int): Label padding value. Defaults to 255.
+        ignore_index (int): Label value not counted by ``cat_max_ratio``.
+            Defaults to 255.
+        max_attempts (int): Redraws for ``cat_max_ratio``. Defaults to 10.
+    """
+
+    def __init__(self,
+                 size: SizeType,
+                 cat_max_ratio: float = 1.0,
+                 pad_val: float = 0,
+                 seg_pad_val: int = 255,
+                 ignore_index: int = 255,
+                 max_attempts: int = 10) -> None:
+        self.size = _to_hw(size)
+        if min(self.size) <= 0:
+            raise ValueError(f'size must be positive, got {size!r}')
+        if not 0 < cat_max_ratio <= 1:
+            raise ValueError(f'cat_max_ratio must be in (0, 1], got '
+                             f'{cat_max_ratio}')
+        self.cat_max_ratio = cat_max_ratio
+        self.pad_val = pad_val
+        self.seg_pad_val = seg_pad_val
+        self.ignore_index = ignore_index
+        self.max_attempts = max_attempts
+
+    def _box(self, h: int, w: int) -> Tuple[slice, slice]:
+        top = np.random.randint(0, h - self.size[0] + 1)
+        left = np.random.randint(0, w - self.size[1] + 1)
+        return (slice(top, top + self.size[0]), slice(left,
+                                                      left + self.size[1]))
+
+    def _balanced(self, label: np.ndarray) -> bool:
+        values, counts = np.unique(label, return_counts=True)
+        counts = counts[values != self.ignore_index]
+        return len(counts) > 1 and \
+            counts.max() / counts.sum() < self.cat_max_ratio
+
+    def get_params(self, results: dict) -> Tuple[slice, slice]:
+        """Draw the crop box on the padded inputs.
+
+        Args:
+            results (dict): Result dict after padding.
+
+        Returns:
+            tuple[slice, slice]: Rows and columns of the crop.
+        """
+        h, w = common_hw(results)
+        box = self._box(h, w)
+        label = results.get('gt_seg_map')
+        if self.cat_max_ratio < 1 and label is not None:
+            for _ in range(self.max_attempts):
+                if self._balanced(label[box]):
+                    break
+                box = self._box(h, w)
+        return box
+
+    def transform(self, results: dict) -> dict:
+        """Pad if needed, then crop every image and label with one box.
+
+        Args:
+            results (dict): Result dict.
+
+        Returns:
+            dict: The transformed results.
+        """
+        common_hw(results)
+        _map_all(results,
+                 lambda img: pad_to_size(img, self.size, self.pad_val),
+                 lambda lab: pad_to_size(lab, self.size, self.seg_pad_val))
+        box = self.get_params(results)
+        _map_all(results, lambda img: img[box], lambda lab: lab[box])
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(size={self.size}, '
+                f'cat_max_ratio={self.cat_max_ratio}, '
+                f'pad_val={self.pad_val}, seg_pad_val={self.seg_pad_val}, '
+                f'ignore_index={self.ignore_index}, '
+                f'max_attempts={self.max_attempts})')

@@ -11,7 +11,10 @@ from mmdecur.registry import TRANSFORMS
 from ..errors import FileContentError, MissingFileError, UnreadableFileError
 from .jp2 import jp2_grey_flag_to_srgb
 
-__all__ = ['LoadModalities', 'LoadBands', 'read_image', 'read_bands']
+__all__ = [
+    'LoadModalities', 'LoadBands', 'LoadSegLabel', 'read_image', 'read_bands',
+    'cmx_label_to_train_id', 'geonrw_label_to_train_id', 'SEG_IGNORE_INDEX'
+]
 
 _READER_KEYS = ('color_order', 'value_range', 'channels', 'imread_flag',
                 'dtype')
@@ -353,4 +356,195 @@ class LoadModalities(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(modalities={self.modalities}, '
+                f'backend_args={self.backend_args})')
+
+
+# The ignore index of every segmentation label map mmdecur produces (mmseg's
+# default ``ignore_index``).
+SEG_IGNORE_INDEX = 255
+# Released GeoNRW labels: 0 = unlabeled, 1..10 = the classes of
+# ``mmdecur.datasets.geonrw.GEONRW_CLASSES`` (kept here, not there, because
+# ``datasets.geonrw`` imports the transforms package: no import cycle).
+_GEONRW_MAX_LABEL = 10
+_MAX_LISTED_VALUES = 20
+
+
+def cmx_label_to_train_id(label: np.ndarray) -> np.ndarray:
+    """CMX's label shift: ``label - 1`` on uint8.
+
+    Void 0 wraps around to 255 (the ignore index) and class ``c`` becomes
+    ``c - 1``. The subtraction is done in uint8 on purpose: through a
+    signed type void would become -1 instead of 255.
+
+    Args:
+        label (np.ndarray): uint8 label map as stored.
+
+    Returns:
+        np.ndarray: uint8 label map of the same shape.
+    """
+    if label.dtype != np.uint8:
+        raise ValueError(f'CMX labels must be uint8, got {label.dtype}')
+    return label - np.uint8(1)
+
+
+def geonrw_label_to_train_id(label: np.ndarray) -> np.ndarray:
+    """Released GeoNRW labels (0..10) to train ids (0..9, 255 = ignore).
+
+    0 (unlabeled) becomes 255 (the ignore index); class ``c`` in 1..10
+    becomes ``c - 1``.
+
+    Args:
+        label (np.ndarray): Integer label map as stored (uint8).
+
+    Returns:
+        np.ndarray: uint8 label map of the same shape.
+
+    Raises:
+        ValueError: If ``label`` is not integer or holds values outside
+            0..10 (they are listed).
+    """
+    label = np.asarray(label)
+    if not np.issubdtype(label.dtype, np.integer):
+        raise ValueError(f'GeoNRW labels must be integers, got {label.dtype}')
+    bad = (label < 0) | (label > _GEONRW_MAX_LABEL)
+    if bad.any():
+        raise ValueError(
+            f'GeoNRW labels must be in 0..{_GEONRW_MAX_LABEL}, found '
+            f'{np.unique(label[bad]).tolist()}')
+    # uint8 wrap-around turns 0 - 1 into 255, the ignore index.
+    return (label.astype(np.uint8) - np.uint8(1)).astype(np.uint8)
+
+
+def _listed(values: np.ndarray) -> str:
+    values = np.unique(values).tolist()
+    more = len(values) - _MAX_LISTED_VALUES
+    text = str(values[:_MAX_LISTED_VALUES])
+    return text if more <= 0 else f'{text[:-1]}, ... ({more} more)]'
+
+
+@TRANSFORMS.register_module()
+class LoadSegLabel(BaseTransform):
+    """Read a semantic segmentation label map and map it to train ids.
+
+    The file (PNG or TIFF) must hold ONE band of unsigned integers no
+    larger than 255 (a colour or palette PNG, which OpenCV decodes to 3
+    bands, is an error: labels must be class indices). It is converted to
+    train ids by ``reduce``:
+
+    - ``'cmx'``: CMX's ``label - 1`` on uint8 (:func:`cmx_label_to_train_id`:
+      void 0 -> 255, class ``c`` -> ``c - 1``), NYUDv2/SUN-RGBD;
+    - ``'geonrw'``: :func:`geonrw_label_to_train_id` (unlabeled 0 -> 255,
+      ``c`` -> ``c - 1``; stored values above 10 are an error);
+    - None: as stored.
+
+    With ``num_classes``, every train id must then be ``< num_classes`` or
+    255 (ignored): anything else would index past the classifier's logits
+    or be silently counted as a class, so it is a
+    :class:`~mmdecur.datasets.FileContentError` (kind ``'label'``) that
+    names the file and lists the offending stored values.
+
+    **Required Keys:** ``seg_map_path``.
+
+    **Added Keys:** ``gt_seg_map`` (H×W uint8), ``seg_fields`` (with
+    ``'gt_seg_map'`` appended, so every shared geometric transform moves
+    the label with the images).
+
+    Args:
+        reduce (str, optional): 'cmx', 'geonrw' or None. Defaults to None.
+        num_classes (int, optional): Number of classes; None skips the
+            range check. Defaults to None.
+        backend_args (dict, optional): MMEngine file backend arguments.
+            Defaults to None.
+
+    Examples:
+        >>> load = LoadSegLabel(reduce='cmx', num_classes=40)
+    """
+
+    REDUCERS = dict(cmx=cmx_label_to_train_id, geonrw=geonrw_label_to_train_id)
+
+    def __init__(self,
+                 reduce: Optional[str] = None,
+                 num_classes: Optional[int] = None,
+                 backend_args: Optional[dict] = None) -> None:
+        if reduce is not None and reduce not in self.REDUCERS:
+            raise ValueError(f'reduce must be one of {list(self.REDUCERS)} or '
+                             f'None, got {reduce!r}')
+        if num_classes is not None and not 0 < num_classes <= \
+                SEG_IGNORE_INDEX:
+            raise ValueError(f'num_classes must be in 1..{SEG_IGNORE_INDEX}, '
+                             f'got {num_classes}')
+        self.reduce = reduce
+        self.num_classes = num_classes
+        self.backend_args = backend_args
+
+    def read(self, path: str) -> np.ndarray:
+        """Read the stored label map as H×W uint8 (no conversion).
+
+        Args:
+            path (str): Label file.
+
+        Returns:
+            np.ndarray: The stored values.
+        """
+        label = read_image(path, 'label', cv2.IMREAD_UNCHANGED,
+                           self.backend_args)
+        if label.shape[2] != 1:
+            raise FileContentError(
+                f'label file {path} has {label.shape[2]} bands, expected 1 '
+                '(class indices; a colour or palette PNG is not a label '
+                'map)', path, 'bands')
+        label = label[..., 0]
+        if not np.issubdtype(label.dtype, np.unsignedinteger):
+            raise FileContentError(
+                f'label file {path} holds {label.dtype} data, expected '
+                'unsigned integers (uint8)', path, 'dtype')
+        if label.dtype != np.uint8:
+            too_big = label > np.iinfo(np.uint8).max
+            if too_big.any():
+                raise FileContentError(
+                    f'label file {path} holds values above 255: '
+                    f'{_listed(label[too_big])}', path, 'label')
+            label = label.astype(np.uint8)
+        return label
+
+    def transform(self, results: dict) -> dict:
+        """Read, convert and check the label map.
+
+        Args:
+            results (dict): Result dict with ``seg_map_path``.
+
+        Returns:
+            dict: The results with ``gt_seg_map`` and ``seg_fields``.
+        """
+        path = results.get('seg_map_path')
+        if path is None:
+            raise KeyError('LoadSegLabel needs "seg_map_path" in the results '
+                           '(a dataset built with labels).')
+        stored = self.read(path)
+        label = stored
+        if self.reduce is not None:
+            try:
+                label = self.REDUCERS[self.reduce](stored)
+            except ValueError as e:
+                raise FileContentError(f'label file {path}: {e}', path,
+                                       'label') from e
+        if self.num_classes is not None:
+            bad = (label >= self.num_classes) & (label != SEG_IGNORE_INDEX)
+            if bad.any():
+                raise FileContentError(
+                    f'label file {path} holds stored value(s) '
+                    f'{_listed(stored[bad])}, train id(s) '
+                    f'{_listed(label[bad])} with reduce={self.reduce!r}; '
+                    f'valid train ids are 0..{self.num_classes - 1} and '
+                    f'{SEG_IGNORE_INDEX} (ignored)', path, 'label')
+        results['gt_seg_map'] = label
+        fields = list(results.get('seg_fields') or [])
+        if 'gt_seg_map' not in fields:
+            fields.append('gt_seg_map')
+        results['seg_fields'] = fields
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(reduce={self.reduce!r}, '
+                f'num_classes={self.num_classes}, '
                 f'backend_args={self.backend_args})')

@@ -1,4 +1,5 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 from .multimodal import MultiModalDataPreprocessor
+from .multimodal_seg import MultiModalSegDataPreProcessor
 
-__all__ = ['MultiModalDataPreprocessor']
+__all__ = ['MultiModalDataPreprocessor', 'MultiModalSegDataPreProcessor']

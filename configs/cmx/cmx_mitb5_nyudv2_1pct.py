@@ -1,0 +1,3 @@
+# cmx_mitb5_nyudv2.py on a deterministic 1 % of the training labels.
+_base_ = './cmx_mitb5_nyudv2.py'
+train_dataloader = dict(dataset=dict(label_fraction=0.01, subset_seed=0))

@@ -1,0 +1,4 @@
+# fcn_rn50_sunrgbd.py with frozen encoders (weights and BN statistics):
+# only the head is trained.
+_base_ = './fcn_rn50_sunrgbd.py'
+model = dict(backbone=dict(frozen=True))
