@@ -43,7 +43,9 @@ setup(
     'multimodal self-supervised learning, on OpenMMLab',
     long_description=open(osp.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'projects')),
+    packages=find_packages(
+        exclude=('configs', 'tools', 'tests', 'tests.*', 'projects',
+                 'projects.*')),
     include_package_data=True,
     python_requires='>=3.8',
     install_requires=swap_mmcv_lite_for_full_mmcv(

@@ -8,6 +8,7 @@ import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
 import os
 import os.path as osp
+import sys
 
 import torch
 import torch.distributed as dist
@@ -15,6 +16,12 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmdecur.registry import RUNNERS
+
+# Downstream projects (projects/<name>) are imported by `custom_imports` as
+# `projects.<name>...`: the repository root must be importable.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
 
 
 def parse_args():

@@ -200,3 +200,34 @@ def make_geonrw_patches(root, city='bonn', num_patches=24, size=40, seed=0):
         write(f'{stem}_dem.tif', dem)
         write(f'{stem}_seg.png', seg)
     return root
+
+
+def make_cmx_rgbd(root,
+                  num_train=8,
+                  num_test=4,
+                  num_classes=40,
+                  size=(48, 64),
+                  seed=0):
+    """A tiny NYUDv2/SUN-RGBD in the CMX layout (RGB/, HHA/, Label/,
+    train.txt, test.txt) whose labels follow the images: class = the scene
+    quantised into ``num_classes`` levels (stored + 1; 0 = void on a
+    border strip), so a segmentor can learn them."""
+    rng = np.random.default_rng(seed)
+    names = [f'{i:04d}' for i in range(num_train + num_test)]
+    for name in names:
+        scene = _scene(rng, max(size))[:size[0], :size[1]]
+        level = np.clip((scene * num_classes).astype(int), 0, num_classes - 1)
+        rgb = (255 * scene[..., None] * rng.random(3)).astype(np.uint8)
+        hha = np.stack(
+            [255 * scene, 255 - 255 * scene,
+             np.full_like(scene, 128)], -1).astype(np.uint8)
+        label = (level + 1).astype(np.uint8)
+        label[:2] = 0  # void
+        write(osp.join(root, 'RGB', f'{name}.jpg'), rgb)
+        write(osp.join(root, 'HHA', f'{name}.jpg'), hha)
+        write(osp.join(root, 'Label', f'{name}.png'), label)
+    with open(osp.join(root, 'train.txt'), 'w') as f:
+        f.write('\n'.join(names[:num_train]) + '\n')
+    with open(osp.join(root, 'test.txt'), 'w') as f:
+        f.write('\n'.join(names[num_train:]) + '\n')
+    return root

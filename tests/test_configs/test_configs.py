@@ -30,8 +30,8 @@ def test_there_are_configs():
     } <= names
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_loads_and_model_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmdecur'
@@ -58,17 +58,17 @@ def check_segmentor(path):
     model = init_model(path)
     pre = model.data_preprocessor
     inputs = {
-        m: [torch.randint(0, 255, (pre.num_bands(m), 64, 64),
-                          dtype=torch.uint8)]
+        m:
+        [torch.randint(0, 255, (pre.num_bands(m), 64, 64), dtype=torch.uint8)]
         for m in model.backbone.modalities
     }
-    sample = SegDataSample(metainfo=dict(ori_shape=(64, 64),
-                                         img_shape=(64, 64)))
+    sample = SegDataSample(
+        metainfo=dict(ori_shape=(64, 64), img_shape=(64, 64)))
     model.test_cfg['mode'] = 'whole'  # 64 px is smaller than the windows
     with torch.no_grad():
         out = model.test_step(dict(inputs=inputs, data_samples=[sample]))
-    assert out[0].seg_logits.data.shape == (model.decode_head.num_classes,
-                                            64, 64)
+    assert out[0].seg_logits.data.shape == (model.decode_head.num_classes, 64,
+                                            64)
 
 
 def test_paper_settings_of_the_rgbd_configs():
