@@ -7,6 +7,7 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from mmdecur.models.utils.shape_check import ShapeCheckedLoadMixin
 from mmdecur.registry import MODELS
 
 Inputs = Dict[str, Tensor]
@@ -17,7 +18,7 @@ def _spatial_size(inputs: Inputs):
 
 
 @MODELS.register_module()
-class MultiModalEncoderDecoder(EncoderDecoder):
+class MultiModalEncoderDecoder(ShapeCheckedLoadMixin, EncoderDecoder):
     """mmseg's ``EncoderDecoder`` for a dict of co-registered modalities.
 
     ``inputs`` is ``{modality: (N, C_m, H, W)}``; the backbone (e.g.
@@ -181,22 +182,3 @@ class MultiModalEncoderDecoder(EncoderDecoder):
                 preds[:, :, y1:y2, x1:x2] += logits
                 count[:, :, y1:y2, x1:x2] += 1
         return preds / count
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys, error_msgs):
-        own = self.state_dict()
-        mismatched = [
-            f'{key}: checkpoint {tuple(state_dict[prefix + key].shape)} vs '
-            f'model {tuple(value.shape)}' for key, value in own.items()
-            if prefix + key in state_dict
-            and tuple(state_dict[prefix + key].shape) != tuple(value.shape)
-        ]
-        if mismatched:
-            raise ValueError(
-                f'{len(mismatched)} checkpoint tensor(s) do not fit '
-                f'{type(self).__name__} (was it converted for another '
-                'backbone or number of classes?):\n  ' +
-                '\n  '.join(mismatched))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata,
-                                      strict, missing_keys, unexpected_keys,
-                                      error_msgs)
