@@ -16,53 +16,7 @@ from mmdecur.models.utils.checkpoint_mapping import (cmx_official_to_mmdecur,
                                                      format_report,
                                                      infer_cmx_settings,
                                                      segformer_to_mmseg_mit)
-
-# Official CMX encoder settings (models/encoders/dual_segformer.py, mit_b*).
-OFFICIAL_ARCHS = {
-    'b0': dict(dims=[32, 64, 160, 256], depths=[2, 2, 2, 2]),
-    'b2': dict(dims=[64, 128, 320, 512], depths=[3, 4, 6, 3]),
-}
-SR_RATIOS = [8, 4, 2, 1]
-PATCH_SIZES = [7, 3, 3, 3]
-
-
-def official_mit_keys(dims, depths, in_channels=3, prefix=''):
-    """(key, shape) of one SegFormer/CMX MiT stream, in module order."""
-    patch, blocks = [], []
-    cin = in_channels
-    for i, (c, depth, sr,
-            k) in enumerate(zip(dims, depths, SR_RATIOS, PATCH_SIZES), 1):
-        pe = f'{prefix}patch_embed{i}'
-        patch += [(f'{pe}.proj.weight', (c, cin, k, k)),
-                  (f'{pe}.proj.bias', (c, )), (f'{pe}.norm.weight', (c, )),
-                  (f'{pe}.norm.bias', (c, ))]
-        stage = []
-        for j in range(depth):
-            b = f'{prefix}block{i}.{j}'
-            stage += [(f'{b}.norm1.weight', (c, )), (f'{b}.norm1.bias', (c, )),
-                      (f'{b}.attn.q.weight', (c, c)),
-                      (f'{b}.attn.q.bias', (c, )),
-                      (f'{b}.attn.kv.weight', (2 * c, c)),
-                      (f'{b}.attn.kv.bias', (2 * c, )),
-                      (f'{b}.attn.proj.weight', (c, c)),
-                      (f'{b}.attn.proj.bias', (c, ))]
-            if sr > 1:
-                stage += [(f'{b}.attn.sr.weight', (c, c, sr, sr)),
-                          (f'{b}.attn.sr.bias', (c, )),
-                          (f'{b}.attn.norm.weight', (c, )),
-                          (f'{b}.attn.norm.bias', (c, ))]
-            stage += [(f'{b}.norm2.weight', (c, )), (f'{b}.norm2.bias', (c, )),
-                      (f'{b}.mlp.fc1.weight', (4 * c, c)),
-                      (f'{b}.mlp.fc1.bias', (4 * c, )),
-                      (f'{b}.mlp.dwconv.dwconv.weight', (4 * c, 1, 3, 3)),
-                      (f'{b}.mlp.dwconv.dwconv.bias', (4 * c, )),
-                      (f'{b}.mlp.fc2.weight', (c, 4 * c)),
-                      (f'{b}.mlp.fc2.bias', (c, ))]
-        stage += [(f'{prefix}norm{i}.weight', (c, )),
-                  (f'{prefix}norm{i}.bias', (c, ))]
-        blocks.append(stage)
-        cin = c
-    return patch, blocks
+from mmdecur.testing.official_keys import OFFICIAL_ARCHS, official_mit_keys
 
 
 def bn_keys(name, c):
