@@ -1,0 +1,4 @@
+# Ablation (paper Table 5, "w/o decoup."): rgb_dem_rn50 with all dimensions
+# common (no unique block, no L_uni), intra-modal terms kept.
+_base_ = '../rgb_dem_rn50.py'
+model = dict(loss=dict(decouple=False))

@@ -1,0 +1,4 @@
+# Ablation (paper Table 5, "w/o intra"): sar_optical_rn50 without the intra-modal
+# terms (Eq. 4-5): only the decoupled cross-modal loss.
+_base_ = '../sar_optical_rn50.py'
+model = dict(loss=dict(intra=False))
