@@ -86,6 +86,14 @@ def main():
             print('  '.join(
                 f"{'OA' if k.endswith('aAcc') else k.split('/')[-1]}: "
                 f'{float(v):.2f}' for k, v in summary.items()))
+        # Multi-label classification; the prefix names the split.
+        maps = {
+            k: v
+            for k, v in metrics.items()
+            if k.split('/')[-1] in ('mAP_micro', 'mAP_macro')
+        }
+        if maps:
+            print('  '.join(f'{k}: {float(v):.2f}' for k, v in maps.items()))
     if args.out and is_main_process():
         with open(args.out, 'w') as f:
             metrics = {k: to_builtin(v) for k, v in metrics.items()}

@@ -3,14 +3,17 @@
 
 Values are chosen so that reading them back checks band order and position:
 every SSL4EO-S12 band file is a distinct constant (location, date-ordered
-season, band); GeoNRW RGB bands read back as (v, v+1, v+2) plus a ramp.
+season, band); GeoNRW RGB bands read back as (v, v+1, v+2) plus a ramp;
+every BigEarthNet band file is a distinct constant (patch, band).
 """
+import json
 import os
 import os.path as osp
 
 import cv2
 import numpy as np
 
+from mmdecur.datasets.bigearthnet import BIGEARTHNET_43_CLASSES
 from mmdecur.datasets.ssl4eo_s12 import SSL4EO_S12_BANDS
 
 # A 6-digit id (some releases) and 7-digit ids with gaps.
@@ -231,3 +234,106 @@ def make_cmx_rgbd(root,
     with open(osp.join(root, 'test.txt'), 'w') as f:
         f.write('\n'.join(names[num_train:]) + '\n')
     return root
+
+
+# BigEarthNet-MM v1.0: the S2 band files (no B10) and their stored sizes.
+BIGEARTHNET_S2_FILES = ('B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08',
+                        'B8A', 'B09', 'B11', 'B12')
+BIGEARTHNET_SIZES = dict(
+    B01=20,
+    B02=120,
+    B03=120,
+    B04=120,
+    B05=60,
+    B06=60,
+    B07=60,
+    B08=120,
+    B8A=60,
+    B09=20,
+    B11=60,
+    B12=60)
+
+
+def bigearthnet_s2_value(patch, band):
+    """The constant of an S2 band file of BigEarthNet patch ``patch``."""
+    return 1000 * (patch + 1) + 10 * BIGEARTHNET_S2_FILES.index(band)
+
+
+def bigearthnet_s1_values(patch):
+    """The (VV, VH) dB constants of S1 patch ``patch``."""
+    return -10.5 - patch, -20.25 - patch
+
+
+def write_bigearthnet_patch(root, patch, s2, s1, labels):
+    """One S2 + S1 patch pair in the released layout, label JSONs included
+    (with the archive's keys and typos). Every band is the constant of
+    :func:`bigearthnet_s2_value` / :func:`bigearthnet_s1_values`; odd S2
+    bands and the S1 bands are LZW-compressed."""
+    s2_dir = osp.join(root, 'BigEarthNet-v1.0', s2)
+    s1_dir = osp.join(root, 'BigEarthNet-S1-v1.0', s1)
+    os.makedirs(s2_dir)
+    os.makedirs(s1_dir)
+    for i, band in enumerate(BIGEARTHNET_S2_FILES):
+        size = BIGEARTHNET_SIZES[band]
+        img = np.full((size, size), bigearthnet_s2_value(patch, band),
+                      np.uint16)
+        assert cv2.imwrite(
+            osp.join(s2_dir, f'{s2}_{band}.tif'), img, LZW if i % 2 else [])
+    for band, value in zip(('VV', 'VH'), bigearthnet_s1_values(patch)):
+        assert cv2.imwrite(
+            osp.join(s1_dir, f'{s1}_{band}.tif'),
+            np.full((120, 120), value, np.float32), LZW)
+    with open(osp.join(s2_dir, f'{s2}_labels_metadata.json'), 'w') as f:
+        json.dump(
+            dict(
+                labels=list(labels),
+                coordinates=dict(
+                    ulx=600000, uly=5100000, lrx=601200, lry=5098800),
+                projection='PROJCS["WGS 84 / UTM zone 32N", ...]',
+                tile_source='S2A_MSIL1C_20170613T101031_N0205_R022_T32TNT',
+                acquisition_date='2017-06-13 10:10:31'), f)
+    with open(osp.join(s1_dir, f'{s1}_labels_metadata.json'), 'w') as f:
+        json.dump(
+            dict(
+                labels=list(labels),
+                coordinates=dict(
+                    ulx=600000, uly=5100000, lrx=601200, lly=5098800),
+                projection='PROJCS["WGS 84 / UTM zone 32N", ...]',
+                corresponding_s2_patch=s2,
+                scene_source='S1A_IW_GRDH_1SDV_20170613T165043',
+                acquisition_time='2017-06-13T16:50:43'), f)
+
+
+def make_bigearthnet(root, num_train=8, num_val=2, num_test=4, seed=0):
+    """A tiny BigEarthNet-MM v1.0 in the released layout: S2 and S1 patch
+    folders and ``splits/{train,val,test}.csv``.
+
+    Patch ``i`` (counted over train, val, test) has constant bands (see
+    :func:`write_bigearthnet_patch`) and 1-3 random CORINE labels (43-class
+    names, seeded); the first S2 name drops the hour's leading zero, as
+    some released names do.
+
+    Returns:
+        dict: split -> list of (S2 name, S1 name, CORINE labels).
+    """
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(root, 'splits'), exist_ok=True)
+    rows, patch = {}, 0
+    for split, count in (('train', num_train), ('val', num_val), ('test',
+                                                                  num_test)):
+        rows[split] = []
+        for _ in range(count):
+            hour = '94031' if patch == 0 else '101031'
+            s2 = f'S2A_MSIL2A_20170613T{hour}_{patch}_{patch % 7}'
+            s1 = f'S1A_IW_GRDH_1SDV_20170613T165043_33UUP_{patch}_{patch % 7}'
+            picks = rng.choice(
+                len(BIGEARTHNET_43_CLASSES),
+                size=int(rng.integers(1, 4)),
+                replace=False)
+            labels = [BIGEARTHNET_43_CLASSES[i] for i in sorted(picks)]
+            write_bigearthnet_patch(root, patch, s2, s1, labels)
+            rows[split].append((s2, s1, labels))
+            patch += 1
+        with open(osp.join(root, 'splits', f'{split}.csv'), 'w') as f:
+            f.write(''.join(f'{s2},{s1}\n' for s2, s1, _ in rows[split]))
+    return rows

@@ -38,6 +38,8 @@ def test_config_loads_and_model_builds(path):
     assert cfg.train_dataloader.dataset.pipeline
     if 'decode_head' in cfg.model:
         check_segmentor(path)
+    elif 'head' in cfg.model:
+        check_classifier(path)
     else:
         check_pretraining(path, cfg)
 
@@ -50,7 +52,7 @@ def check_pretraining(path, cfg):
         for m in model.modalities:
             bands = model.data_preprocessor.num_bands(m)
             z = model.embed(m, torch.randn(2, bands, size, size))
-            assert z.shape == (2, 64)
+            assert z.shape == (2, model.projectors[m].out_channels)
 
 
 def check_segmentor(path):
@@ -69,6 +71,20 @@ def check_segmentor(path):
         out = model.test_step(dict(inputs=inputs, data_samples=[sample]))
     assert out[0].seg_logits.data.shape == (model.decode_head.num_classes, 64,
                                             64)
+
+
+def check_classifier(path):
+    from mmpretrain.structures import DataSample
+    model = init_model(path)
+    pre = model.data_preprocessor
+    inputs = {
+        m:
+        [torch.randint(0, 255, (pre.num_bands(m), 64, 64), dtype=torch.uint8)]
+        for m in model.modalities
+    }
+    with torch.no_grad():
+        out = model.test_step(dict(inputs=inputs, data_samples=[DataSample()]))
+    assert out[0].pred_score.shape == (model.head.num_classes, )
 
 
 def test_paper_settings_of_the_rgbd_configs():

@@ -14,27 +14,14 @@ from mmdecur.datasets import (BIGEARTHNET_19_CLASSES, BIGEARTHNET_43_CLASSES,
                               UnreadableFileError, bigearthnet_19_labels,
                               label_fraction_indices, labels_to_multi_hot)
 from mmdecur.registry import DATASETS
+from mmdecur.testing.fake_data import BIGEARTHNET_SIZES as SIZES
+from mmdecur.testing.fake_data import bigearthnet_s1_values as s1_values
+from mmdecur.testing.fake_data import bigearthnet_s2_value as s2_value
+from mmdecur.testing.fake_data import write_bigearthnet_patch as write_patch
 
-S2_FILES = ('B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A',
-            'B09', 'B11', 'B12')
-SIZES = dict(
-    B01=20,
-    B02=120,
-    B03=120,
-    B04=120,
-    B05=60,
-    B06=60,
-    B07=60,
-    B08=120,
-    B8A=60,
-    B09=20,
-    B11=60,
-    B12=60)
 # 13-band SSL4EO order -> file band (None = B10).
 SSL4EO_TO_FILE = ('B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08',
                   'B8A', 'B09', None, 'B11', 'B12')
-LZW = [cv2.IMWRITE_TIFF_COMPRESSION, 5]
-
 # (S2 name, S1 name, CORINE labels, expected 19-class indices)
 PATCHES = dict(
     train=[
@@ -76,52 +63,8 @@ LOAD = dict(
         s1=dict(size=120, dtype='float')))
 
 
-def s2_value(patch, band):
-    return 1000 * (patch + 1) + 10 * S2_FILES.index(band)
-
-
-def s1_values(patch):
-    return -10.5 - patch, -20.25 - patch  # VV, VH dB
-
-
 def write_tif(path, img, params=()):
     assert cv2.imwrite(path, img, list(params))
-
-
-def write_patch(root, patch, s2, s1, labels):
-    s2_dir = osp.join(root, 'BigEarthNet-v1.0', s2)
-    s1_dir = osp.join(root, 'BigEarthNet-S1-v1.0', s1)
-    os.makedirs(s2_dir)
-    os.makedirs(s1_dir)
-    for i, band in enumerate(S2_FILES):
-        size = SIZES[band]
-        img = np.full((size, size), s2_value(patch, band), np.uint16)
-        write_tif(
-            osp.join(s2_dir, f'{s2}_{band}.tif'), img, LZW if i % 2 else ())
-    for band, value in zip(('VV', 'VH'), s1_values(patch)):
-        write_tif(
-            osp.join(s1_dir, f'{s1}_{band}.tif'),
-            np.full((120, 120), value, np.float32), LZW)
-    # The archive's keys, typos included.
-    with open(osp.join(s2_dir, f'{s2}_labels_metadata.json'), 'w') as f:
-        json.dump(
-            dict(
-                labels=labels,
-                coordinates=dict(
-                    ulx=600000, uly=5100000, lrx=601200, lry=5098800),
-                projection='PROJCS["WGS 84 / UTM zone 32N", ...]',
-                tile_source='S2A_MSIL1C_20170613T101031_N0205_R022_T32TNT',
-                acquisition_date='2017-06-13 10:10:31'), f)
-    with open(osp.join(s1_dir, f'{s1}_labels_metadata.json'), 'w') as f:
-        json.dump(
-            dict(
-                labels=labels,
-                coordinates=dict(
-                    ulx=600000, uly=5100000, lrx=601200, lly=5098800),
-                projection='PROJCS["WGS 84 / UTM zone 32N", ...]',
-                corresponding_s2_patch=s2,
-                scene_source='S1A_IW_GRDH_1SDV_20170613T165043',
-                acquisition_time='2017-06-13T16:50:43'), f)
 
 
 @pytest.fixture

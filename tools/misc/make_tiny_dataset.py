@@ -5,10 +5,11 @@
         --num-classes 40
     python tools/misc/make_tiny_dataset.py geonrw data/tiny_geonrw
     python tools/misc/make_tiny_dataset.py ssl4eo data/tiny_ssl4eo
+    python tools/misc/make_tiny_dataset.py bigearthnet data/tiny_bigearthnet
 
-The images are random scenes whose labels follow them (see
-``mmdecur/testing/fake_data.py``); they exercise the real readers, not a
-benchmark.
+The images are random scenes whose labels follow them (BigEarthNet:
+constant bands, random labels; see ``mmdecur/testing/fake_data.py``); they
+exercise the real readers, not a benchmark.
 """
 import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
@@ -18,7 +19,8 @@ from mmdecur.testing import fake_data
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('kind', choices=['cmx', 'geonrw', 'ssl4eo'])
+    parser.add_argument(
+        'kind', choices=['cmx', 'geonrw', 'ssl4eo', 'bigearthnet'])
     parser.add_argument('out')
     parser.add_argument('--num-classes', type=int, default=40, help='cmx only')
     parser.add_argument('--num-samples', type=int, default=12)
@@ -37,6 +39,12 @@ def main():
             city='herne',
             num_patches=max(2, args.num_samples // 4),
             seed=1)
+    elif args.kind == 'bigearthnet':
+        fake_data.make_bigearthnet(
+            args.out,
+            num_train=args.num_samples - args.num_samples // 3,
+            num_val=max(1, args.num_samples // 6),
+            num_test=max(1, args.num_samples // 3))
     else:
         fake_data.make_ssl4eo(
             args.out,

@@ -1,7 +1,8 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 from .augment import (ColorJitterND, GaussianBlurND, RandomGrayscaleND,
                       SolarizeND)
-from .formatting import PackMultiModalInputs, PackMultiModalSegInputs
+from .formatting import (PackMultiModalClsInputs, PackMultiModalInputs,
+                         PackMultiModalSegInputs)
 from .geometric import (CenterCropND, RandomCropND, RandomFlipND,
                         RandomResizedCropND, RandomResizeND, ResizeND)
 from .intensity import PercentileScale, StatsScale
@@ -17,6 +18,7 @@ __all__ = [
     'ColorJitterND', 'RandomGrayscaleND', 'GaussianBlurND', 'SolarizeND',
     'PackMultiModalInputs', 'StatsScale', 'PercentileScale', 'LoadBands',
     'read_bands', 'read_image', 'LoadSegLabel', 'RandomResizeND',
-    'RandomCropND', 'PackMultiModalSegInputs', 'cmx_label_to_train_id'
+    'RandomCropND', 'PackMultiModalSegInputs', 'cmx_label_to_train_id',
+    'PackMultiModalClsInputs'
 ]
 __all__ += _seasons_all

@@ -13,7 +13,8 @@ from mmdecur.registry import TRANSFORMS
 from .geometric import common_hw
 
 __all__ = [
-    'PackMultiModalInputs', 'PackMultiModalSegInputs', 'image_to_tensor'
+    'PackMultiModalInputs', 'PackMultiModalClsInputs',
+    'PackMultiModalSegInputs', 'image_to_tensor'
 ]
 
 
@@ -110,6 +111,40 @@ class PackMultiModalInputs(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(meta_keys={self.meta_keys}, '
                 f'label_keys={self.label_keys})')
+
+
+@TRANSFORMS.register_module()
+class PackMultiModalClsInputs(PackMultiModalInputs):
+    """:class:`PackMultiModalInputs` with a classification target.
+
+    ``gt_label`` (class indices, e.g. BigEarthNet's 19-class indices; may
+    be empty) goes through ``DataSample.set_gt_label``, the field
+    mmpretrain's heads (multi-hot targets for multi-label heads) and
+    metrics read.
+
+    **Added Keys:** ``inputs``, ``data_samples`` (with ``gt_label`` as a
+    1-D int64 tensor when ``results`` has it).
+
+    Args:
+        meta_keys (Sequence[str]): Keys stored as metainfo. Defaults to
+            :attr:`PackMultiModalInputs.DEFAULT_META_KEYS`.
+        label_keys (Sequence[str]): Other keys stored as tensor data fields.
+            Defaults to ().
+    """
+
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = PackMultiModalInputs.DEFAULT_META_KEYS,
+        label_keys: Sequence[str] = ()
+    ) -> None:
+        super().__init__(meta_keys=meta_keys, label_keys=label_keys)
+
+    def transform(self, results: dict) -> dict:
+        packed = super().transform(results)
+        if 'gt_label' in results:
+            label = np.asarray(results['gt_label'], dtype=np.int64)
+            packed['data_samples'].set_gt_label(label.reshape(-1))
+        return packed
 
 
 def _common_ori_shape(results: dict) -> Tuple[int, int]:

@@ -1,0 +1,4 @@
+# late_fusion_rn50_linear.py on a deterministic 1 % of the training labels
+# (the official scripts' --train_frac 0.01).
+_base_ = './late_fusion_rn50_linear.py'
+train_dataloader = dict(dataset=dict(label_fraction=0.01, subset_seed=0))

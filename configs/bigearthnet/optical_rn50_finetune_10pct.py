@@ -1,0 +1,3 @@
+# optical_rn50_finetune.py on a deterministic 10 % of the training labels.
+_base_ = './optical_rn50_finetune.py'
+train_dataloader = dict(dataset=dict(label_fraction=0.1, subset_seed=0))
