@@ -45,7 +45,7 @@ def standardize(z: Tensor, eps: float = 1e-5) -> Tensor:
 
 
 class Embedding:
-    """A globally gathered, standardised embedding with cached Gram blocks.
+    """A globally gathered, normalised embedding with cached Gram blocks.
 
     Args:
         z (Tensor): This rank's embeddings (N_local, K). Half precision is
@@ -55,13 +55,19 @@ class Embedding:
             cached per block and summed for unions of blocks.
         eps (float): BatchNorm epsilon. Defaults to 1e-5.
         gather (bool): Gather over ranks first. Defaults to True.
+        normalize (str): ``'standardize'`` (BatchNorm without affine, so
+            ``CrossCorrelation(a, b)`` is Barlow Twins' C) or
+            ``'covariance'`` (centred and scaled by sqrt(N / (N - 1)), so
+            ``CrossCorrelation(e, e)`` is the unbiased covariance, as VICReg
+            needs). Defaults to ``'standardize'``.
     """
 
     def __init__(self,
                  z: Tensor,
                  boundaries: Sequence[int] = (),
                  eps: float = 1e-5,
-                 gather: bool = True) -> None:
+                 gather: bool = True,
+                 normalize: str = 'standardize') -> None:
         if z.dim() != 2:
             raise ValueError(
                 f'embeddings must be (N, K), got {tuple(z.shape)}')
@@ -69,7 +75,14 @@ class Embedding:
             z = z.float()
         if gather:
             z = gather_batch(z)
-        self.z = standardize(z, eps)
+        if normalize == 'standardize':
+            self.z = standardize(z, eps)
+        elif normalize == 'covariance':
+            num = z.shape[0]
+            self.z = (z - z.mean(0)) * (num / (num - 1))**0.5
+        else:
+            raise ValueError("normalize must be 'standardize' or "
+                             f"'covariance', got {normalize!r}")
         self.num_samples, self.dim = self.z.shape
         edges = sorted({0, self.dim, *boundaries})
         if edges[0] < 0 or edges[-1] > self.dim:
