@@ -50,8 +50,8 @@ def official_mit_keys(dims, depths, in_channels=3, prefix=''):
     return patch, blocks
 
 
-def official_deform_attn_keys(prefix, channels, num_heads, num_groups,
-                              kernel, rpe):
+def official_deform_attn_keys(prefix, channels, num_heads, num_groups, kernel,
+                              rpe):
     """The official ``DAttentionBaseline`` parameters (DeCUR's da*_l*)."""
     gc = channels // num_groups
     keys = [(f'{prefix}conv_offset.0.weight', (gc, 1, kernel, kernel)),
@@ -62,8 +62,7 @@ def official_deform_attn_keys(prefix, channels, num_heads, num_groups,
     for p in ('q', 'k', 'v', 'out'):
         keys += [(f'{prefix}proj_{p}.weight', (channels, channels, 1, 1)),
                  (f'{prefix}proj_{p}.bias', (channels, ))]
-    keys.append((f'{prefix}rpe_table', (num_heads, 2 * rpe - 1,
-                                        2 * rpe - 1)))
+    keys.append((f'{prefix}rpe_table', (num_heads, 2 * rpe - 1, 2 * rpe - 1)))
     return keys
 
 

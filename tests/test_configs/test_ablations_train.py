@@ -18,10 +18,20 @@ CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'decur', 'ablations', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'decur', '*_official.py')))
 TINY_RDA = dict(
-    layer3=dict(num_heads=2, head_channels=8, num_groups=2, offset_stride=2,
-                offset_kernel_size=5, rpe_size=(2, 2)),
-    layer4=dict(num_heads=4, head_channels=8, num_groups=2, offset_stride=1,
-                offset_kernel_size=3, rpe_size=(1, 1)))
+    layer3=dict(
+        num_heads=2,
+        head_channels=8,
+        num_groups=2,
+        offset_stride=2,
+        offset_kernel_size=5,
+        rpe_size=(2, 2)),
+    layer4=dict(
+        num_heads=4,
+        head_channels=8,
+        num_groups=2,
+        offset_stride=1,
+        offset_kernel_size=3,
+        rpe_size=(1, 1)))
 
 
 def on_synthetic_data(path, work_dir):
@@ -52,8 +62,8 @@ def on_synthetic_data(path, work_dir):
     return cfg
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_trains_a_few_iterations_with_its_switches(path, tmp_path):
     cfg = on_synthetic_data(path, tmp_path)
     runner = Runner.from_cfg(cfg)

@@ -41,11 +41,14 @@ def run_name(point: Dict[str, str]) -> str:
 
 
 def command(args, point: Dict[str, str], work_dir: str) -> List[str]:
-    options = [f'{k}={v}' for k, v in point.items()] + list(
-        args.cfg_options or [])
+    options = [f'{k}={v}'
+               for k, v in point.items()] + list(args.cfg_options or [])
     if args.gpus:
-        cmd = ['bash', osp.join(TOOLS, 'dist_train.sh'), args.config,
-               str(args.gpus)]
+        cmd = [
+            'bash',
+            osp.join(TOOLS, 'dist_train.sh'), args.config,
+            str(args.gpus)
+        ]
     else:
         cmd = [sys.executable, osp.join(TOOLS, 'train.py'), args.config]
     return cmd + ['--work-dir', work_dir, '--cfg-options'] + options
@@ -53,9 +56,9 @@ def command(args, point: Dict[str, str], work_dir: str) -> List[str]:
 
 def collect(work_dir: str) -> Dict[str, float]:
     """Last training loss and last validation metrics of a run."""
-    runs = sorted(d for d in os.listdir(work_dir)
-                  if osp.isfile(osp.join(work_dir, d, 'vis_data',
-                                         'scalars.json')))
+    runs = sorted(
+        d for d in os.listdir(work_dir)
+        if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
     if not runs:
         return {}
     with open(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')) as f:
@@ -69,7 +72,8 @@ def collect(work_dir: str) -> Dict[str, float]:
         out['mean_loss_last10'] = sum(tail) / len(tail)
     if val:
         out.update({
-            k: v for k, v in val[-1].items()
+            k: v
+            for k, v in val[-1].items()
             if k not in ('step', 'epoch', 'iter', 'time', 'data_time')
         })
     return out
@@ -83,19 +87,24 @@ def finished(work_dir: str) -> bool:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('--grid', nargs='+', required=True,
-                        help='key=v1,v2,... (repeatable; cartesian product)')
+    parser.add_argument(
+        '--grid',
+        nargs='+',
+        required=True,
+        help='key=v1,v2,... (repeatable; cartesian product)')
     parser.add_argument('--work-dir', required=True)
     parser.add_argument('--gpus', type=int, default=0)
-    parser.add_argument('--dry-run', action='store_true',
-                        help='print the commands only')
-    parser.add_argument('--cfg-options', nargs='+',
-                        help='key=value passed to every run')
+    parser.add_argument(
+        '--dry-run', action='store_true', help='print the commands only')
+    parser.add_argument(
+        '--cfg-options', nargs='+', help='key=value passed to every run')
     args = parser.parse_args()
 
     grid = parse_grid(args.grid)
-    points = [dict(zip([k for k, _ in grid], values))
-              for values in itertools.product(*[v for _, v in grid])]
+    points = [
+        dict(zip([k for k, _ in grid], values))
+        for values in itertools.product(*[v for _, v in grid])
+    ]
     os.makedirs(args.work_dir, exist_ok=True)
     rows = []
     for i, point in enumerate(points, 1):
@@ -111,11 +120,11 @@ def main():
             with open(osp.join(work_dir, 'sweep.log'), 'w') as log:
                 code = subprocess.call(cmd, stdout=log, stderr=log)
             status = 'ok' if code == 0 else f'failed ({code})'
-        rows.append(dict(run=name, status=status, **point,
-                         **collect(work_dir)))
+        rows.append(
+            dict(run=name, status=status, **point, **collect(work_dir)))
         keys = list(dict.fromkeys(k for row in rows for k in row))
-        with open(osp.join(args.work_dir, 'results.csv'), 'w',
-                  newline='') as f:
+        with open(
+                osp.join(args.work_dir, 'results.csv'), 'w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(rows)

@@ -6,7 +6,7 @@
 PYTHON=${PYTHON:-python3}
 EXTRAS=${EXTRAS:-}
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-check='import mmdecur, mmengine, mmseg, mmpretrain, timm, cv2, sklearn, matplotlib'
+check='import mmdecur, mmengine, mmseg, mmpretrain, timm, cv2, sklearn, matplotlib, captum'
 if [ -n "$EXTRAS" ]; then check="$check, pytest, xdist"; fi
 if ! "$PYTHON" -c "$check" >/dev/null 2>&1; then
     echo "[mmdecur] installing mmdecur and its dependencies into $("$PYTHON" -c 'import sys; print(sys.prefix)')"

@@ -70,9 +70,10 @@ def main():
         prefix = f'backbones.{args.modality}.'
         converted = official_backbone_to_mmdecur(state, index, prefix)
         # A backbone export has no pooling head (MiT) and no projector.
-        covered = [k for k in target
-                   if k.startswith(prefix) and not k.startswith(
-                       prefix + 'head.')]
+        covered = [
+            k for k in target
+            if k.startswith(prefix) and not k.startswith(prefix + 'head.')
+        ]
         check_fit(converted, {k: target[k] for k in covered}, [prefix])
         what = f'the {args.modality} backbone'
     else:
@@ -83,8 +84,9 @@ def main():
                 f'({len(report["dropped"])} dropped: '
                 f'{sorted(set(k.split(".")[0] for k in report["dropped"]))})')
     save_checkpoint(
-        dict(state_dict=converted,
-             meta=dict(source=args.src, rda_quirk=args.rda_quirk)), args.dst)
+        dict(
+            state_dict=converted,
+            meta=dict(source=args.src, rda_quirk=args.rda_quirk)), args.dst)
     print(f'{what} -> {len(converted)} mmdecur tensors for '
           f'{model.modalities}; wrote {args.dst}')
 

@@ -141,10 +141,9 @@ def official_joint_to_mmdecur(
 
 
 def official_backbone_to_mmdecur(
-    state: Mapping[str, Tensor],
-    modality_index: Optional[int] = None,
-    out_prefix: str = ''
-) -> 'OrderedDict[str, Tensor]':
+        state: Mapping[str, Tensor],
+        modality_index: Optional[int] = None,
+        out_prefix: str = '') -> 'OrderedDict[str, Tensor]':
     """A backbone-only official export -> our backbone's state dict.
 
     Args:

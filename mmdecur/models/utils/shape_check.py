@@ -14,9 +14,8 @@ class ShapeCheckedLoadMixin:
     the projectors of a pretraining checkpoint).
     """
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
         own = self.state_dict()
         mismatched: List[str] = [
             f'{key}: checkpoint {tuple(state_dict[prefix + key].shape)} vs '
