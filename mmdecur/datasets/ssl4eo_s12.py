@@ -469,7 +469,13 @@ class SSL4EOS12LMDBDataset(_SSL4EOS12Base):
     Data info: as :class:`SSL4EOS12Dataset`, but each season has
     ``lmdb_key`` (and ``folder`` = ``<modality>/<patch>/<season folder>`` as
     in the raw data) instead of band paths, and the info has
-    ``lmdb_path``.
+    ``lmdb_path``. An LMDB converted with ``--prescale`` holds the seasons
+    already scaled (uint8 with DeCUR's statistics: ~2.3x smaller, and the
+    per-view scaling is skipped); its info also has ``prescaled``
+    (modality -> the scaler's spec), which the pipeline's
+    :class:`StatsScale` checks against its own and then skips, so the same
+    config serves raw, raw-value LMDB and pre-scaled LMDB data with
+    identical samples.
 
     Args:
         data_root (str): The ``.lmdb`` folder.
@@ -481,6 +487,10 @@ class SSL4EOS12LMDBDataset(_SSL4EOS12Base):
         **kwargs: :class:`MultiModalDataset` arguments.
     """
 
+    #: Modality -> the spec of the scaler applied at conversion (set from
+    #: the LMDB's ``__info__`` when the data list is loaded).
+    prescaled: Dict[str, dict] = {}
+
     def _season(self, modality: str, patch_id: str, patch_dir: str, index: int,
                 folder: str) -> dict:
         return dict(
@@ -491,6 +501,8 @@ class SSL4EOS12LMDBDataset(_SSL4EOS12Base):
     def expand_info(self, info: dict) -> dict:
         info = super().expand_info(info)
         info['lmdb_path'] = self.data_root
+        if self.prescaled:
+            info['prescaled'] = self.prescaled
         return info
 
     def load_data_list(self) -> List[dict]:
@@ -524,6 +536,11 @@ class SSL4EOS12LMDBDataset(_SSL4EOS12Base):
         if missing:
             raise ValueError(f'{path} holds modalities '
                              f'{list(meta["modalities"])}, not {missing}')
+        self.prescaled = {
+            m: spec
+            for m, spec in (meta.get('prescaled') or {}).items()
+            if m in self.modalities
+        }
         ids = json.loads(raw_index)
         wanted = self._wanted_ids()
         problems, bad, data_list = [], [], []

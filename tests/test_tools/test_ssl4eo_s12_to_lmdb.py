@@ -14,7 +14,7 @@ import pytest
 from mmdecur.datasets import SSL4EOS12Dataset, SSL4EOS12LMDBDataset
 from mmdecur.datasets.errors import (FileContentError, MissingFileError,
                                      UnreadableFileError)
-from mmdecur.datasets.transforms import LoadSeasons
+from mmdecur.datasets.transforms import LoadSeasons, StatsScale
 from mmdecur.datasets.transforms.seasons import (close_lmdb, decode_array,
                                                  encode_array, open_lmdb)
 from mmdecur.registry import DATASETS
@@ -239,3 +239,92 @@ def test_lmdb_in_forked_dataloader_workers(converted):
     ids = [pid for batch in loader for pid in batch['patch_id']]
     assert ids == list(data.PATCH_IDS)
     assert ds[1]['imgs']['s1'].shape == (264, 264, 2)  # reopened lazily
+
+
+@pytest.fixture(scope='module')
+def prescaled(tiny, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('lmdb_u8') / 'ssl4eo_u8.lmdb')
+    cfg = osp.join(ROOT, 'configs/_base_/datasets/ssl4eo_s12.py')
+    stats = tool.main([tiny, out, '--no-progress', '--prescale', cfg])
+    return out, stats, tool.prescale_from_config(cfg)
+
+
+def test_prescaled_lmdb_holds_the_scaled_seasons(tiny, prescaled):
+    out, stats, scale_cfg = prescaled
+    assert stats['converted'] == 4 and scale_cfg['type'] == 'StatsScale'
+    args = {k: v for k, v in scale_cfg.items() if k != 'type'}
+    scale = StatsScale(**args)
+    raw = SSL4EOS12Dataset(tiny)
+    db = SSL4EOS12LMDBDataset(out)
+    assert set(db.prescaled) == {'s1', 's2c'}
+    assert db.prescaled['s2c'] == scale.spec('s2c')
+    reader = LoadSeasons()
+    for i in range(len(raw)):
+        a, b = raw.get_data_info(i), db.get_data_info(i)
+        assert b['prescaled'] == db.prescaled
+        for m in ('s1', 's2c'):
+            for k in range(4):
+                stored = reader.read(b, m, k)
+                assert stored.dtype == np.uint8
+                assert np.array_equal(stored,
+                                      scale.apply(m, reader.read(a, m, k)))
+
+
+def _info_bytes(path):
+    with open_lmdb(path).begin() as txn:
+        return bytes(txn.get(b'__info__'))
+
+
+def test_same_pipeline_output_from_raw_and_prescaled_lmdb(
+        tiny, converted, prescaled):
+    cfg = data.ssl4eo_config_with_crop(crop=24)
+    outs = []
+    for type_, root in (('SSL4EOS12Dataset', tiny), ('SSL4EOS12LMDBDataset',
+                                                     prescaled[0]),
+                        ('SSL4EOS12LMDBDataset', converted[0])):
+        ds = DATASETS.build(
+            dict(type=type_, data_root=root, pipeline=cfg.train_pipeline))
+        np.random.seed(7)
+        outs.append([ds[i]['inputs'] for i in range(len(ds))])
+    assert 'prescaled' in json.loads(_info_bytes(prescaled[0]))
+    assert 'prescaled' not in json.loads(_info_bytes(converted[0]))
+    for a, b, c in zip(*outs):
+        for m in ('s1', 's2c'):
+            for va, vb, vc in zip(a[m], b[m], c[m]):
+                assert va.dtype == vb.dtype
+                assert (va == vb).all() and (va == vc).all()
+
+
+def test_prescaled_lmdb_refuses_another_scaling(tiny, prescaled, tmp_path):
+    out, _, scale_cfg = prescaled
+    other = dict(scale_cfg, num_std=3)
+    pipeline = [
+        dict(type='LoadSeasons', num_views=1),
+        dict(
+            type='MultiModalMultiView',
+            num_views=1,
+            transforms=dict(s1=[other], s2c=[other])),
+    ]
+    ds = DATASETS.build(
+        dict(type='SSL4EOS12LMDBDataset', data_root=out, pipeline=pipeline))
+    with pytest.raises(ValueError, match='already scaled when converted'):
+        ds[0]
+    crop_first = [
+        dict(type='LoadSeasons', num_views=1),
+        dict(
+            type='MultiModalMultiView',
+            num_views=1,
+            transforms=dict(
+                s1=[dict(type='RandomResizedCropND', size=16), scale_cfg],
+                s2c=[scale_cfg])),
+    ]
+    ds = DATASETS.build(
+        dict(type='SSL4EOS12LMDBDataset', data_root=out, pipeline=crop_first))
+    with pytest.raises(ValueError, match='after a resize or crop'):
+        ds[0]
+    # Resuming a conversion with another scaling is refused too.
+    with pytest.raises(ValueError, match='use the same arguments'):
+        tool.convert(tiny, out, progress=False, prescale=other)
+    with pytest.raises(ValueError, match='no StatsScale'):
+        tool.prescale_from_config(
+            osp.join(ROOT, 'configs/_base_/datasets/geonrw_pretrain.py'))

@@ -12,14 +12,14 @@ Each modality present (or each one named in ``modalities``) gets its own
 random draws: photometric changes need no agreement across modalities.
 Randomness comes from numpy's global RNG, which MMEngine seeds per worker.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
-from .geometric import apply_cv2
+from .geometric import CV2_CN_MAX, apply_cv2
 
 __all__ = [
     'ColorJitterND', 'RandomGrayscaleND', 'GaussianBlurND', 'SolarizeND'
@@ -54,6 +54,30 @@ def value_range(results: dict, modality: str) -> Tuple[float, float]:
     return lo, hi
 
 
+def map_values(img: np.ndarray, fn: Callable[[np.ndarray],
+                                             np.ndarray]) -> np.ndarray:
+    """Apply a pointwise float32 op to an image, cast back to its dtype.
+
+    uint8 images go through a 256-entry lookup table built by ``fn`` on
+    every level (``cv2.LUT``, any band count): bit-identical to running
+    ``fn`` on the whole image in float32, an order of magnitude faster on
+    13-band data.
+
+    Args:
+        img (np.ndarray): HWC image.
+        fn (callable): Pointwise op on a float32 array (may modify it in
+            place); must not depend on the pixel's position.
+
+    Returns:
+        np.ndarray: ``fn(img)`` cast to ``img``'s dtype (integers rounded).
+    """
+    if img.dtype == np.uint8:
+        table = to_dtype(fn(np.arange(256, dtype=np.float32)), np.uint8)
+        return apply_cv2(
+            img, lambda x: cv2.LUT(x, table), max_channels=CV2_CN_MAX)
+    return to_dtype(fn(img.astype(np.float32)), img.dtype)
+
+
 def to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Cast float32 working data back to ``dtype``, rounding integers.
 
@@ -64,6 +88,8 @@ def to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     Returns:
         np.ndarray: Cast array (clipped to the dtype's limits if integer).
     """
+    if x.dtype == dtype:
+        return x
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         x = np.clip(np.rint(x), info.min, info.max)
@@ -180,13 +206,25 @@ class ColorJitterND(BasePhotometric):
     def apply(self, img: np.ndarray, results: dict,
               modality: str) -> np.ndarray:
         lo, hi = value_range(results, modality)
-        x = img.astype(np.float32)
-        if self.brightness is not None:
-            x *= np.float32(np.random.uniform(*self.brightness))
-        if self.contrast is not None:
-            c = np.float32(np.random.uniform(*self.contrast))
-            x = x * c + np.float32(x.mean()) * (1 - c)
-        return to_dtype(np.clip(x, lo, hi), img.dtype)
+        b = (
+            np.float32(np.random.uniform(
+                *self.brightness)) if self.brightness is not None else None)
+        c = (
+            np.float32(np.random.uniform(
+                *self.contrast)) if self.contrast is not None else None)
+        # The mean of the brightness-scaled image, from the input's exact
+        # float64 mean: the same for the float and the lookup-table path.
+        mean = None if c is None else np.float32(
+            img.mean(dtype=np.float64) * (1. if b is None else b))
+
+        def jitter(x: np.ndarray) -> np.ndarray:
+            if b is not None:
+                x *= b
+            if c is not None:
+                x = x * c + mean * (1 - c)
+            return np.clip(x, lo, hi, out=x)
+
+        return map_values(img, jitter)
 
     def _repr_args(self) -> str:
         return (f'brightness={self.brightness}, contrast={self.contrast}, ' +
@@ -210,8 +248,13 @@ class RandomGrayscaleND(BasePhotometric):
 
     def apply(self, img: np.ndarray, results: dict,
               modality: str) -> np.ndarray:
-        gray = img.astype(np.float32).mean(axis=2, keepdims=True)
-        return to_dtype(np.repeat(gray, img.shape[2], axis=2), img.dtype)
+        h, w, bands = img.shape
+        # Band sums as a float64 matrix product (exact for integer data, and
+        # ~5x faster than numpy's reduction over a short last axis); the
+        # single mean band is rounded once, then copied to every band.
+        sums = img.reshape(-1, bands).astype(np.float64) @ np.ones(bands)
+        gray = to_dtype((sums / bands).reshape(h, w, 1), img.dtype)
+        return np.repeat(gray, bands, axis=2)
 
 
 @TRANSFORMS.register_module()
@@ -222,7 +265,8 @@ class GaussianBlurND(BasePhotometric):
         sigma (Sequence[float]): Range of sigma (pixels), drawn uniformly.
             Defaults to (0.1, 2.0).
         kernel_size (int, optional): Odd kernel size; None lets OpenCV
-            derive it from sigma (about 8 sigma + 1 for float data).
+            derive it from sigma (about 6 sigma + 1 for uint8 data, 8 sigma
+            + 1 for other data).
             Defaults to None.
         modalities (Sequence[str], optional): See :class:`BasePhotometric`.
             Defaults to None.
@@ -250,9 +294,16 @@ class GaussianBlurND(BasePhotometric):
         sigma = float(np.random.uniform(*self.sigma))
         k = self.kernel_size or 0
         # float32 work: no rounding between the two separable passes.
+        # uint8 takes OpenCV's bit-exact fixed-point path (no rounding
+        # between the separable passes; 8x faster than float32 on 13 bands,
+        # and what DeCUR's OpenCV transforms ran); other dtypes go through
+        # float32. GaussianBlur filters each channel alone, whatever the
+        # count, so no 4-band chunks (and their copies) are needed.
+        work = img if img.dtype == np.uint8 else img.astype(np.float32)
         out = apply_cv2(
-            img.astype(np.float32),
-            lambda x: cv2.GaussianBlur(x, (k, k), sigmaX=sigma, sigmaY=sigma))
+            work,
+            lambda x: cv2.GaussianBlur(x, (k, k), sigmaX=sigma, sigmaY=sigma),
+            max_channels=CV2_CN_MAX)
         return to_dtype(out, img.dtype)
 
     def _repr_args(self) -> str:
@@ -288,10 +339,13 @@ class SolarizeND(BasePhotometric):
     def apply(self, img: np.ndarray, results: dict,
               modality: str) -> np.ndarray:
         lo, hi = value_range(results, modality)
-        x = img.astype(np.float32)
         t = np.float32(lo + self.threshold * (hi - lo))
-        x = np.where(x >= t, np.float32(hi + lo) - x, x)
-        return to_dtype(np.clip(x, lo, hi), img.dtype)
+
+        def solarize(x: np.ndarray) -> np.ndarray:
+            x = np.where(x >= t, np.float32(hi + lo) - x, x)
+            return np.clip(x, lo, hi, out=x)
+
+        return map_values(img, solarize)
 
     def _repr_args(self) -> str:
         return f'threshold={self.threshold}, ' + super()._repr_args()

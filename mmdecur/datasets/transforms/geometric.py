@@ -20,7 +20,7 @@ from mmdecur.registry import TRANSFORMS
 __all__ = [
     'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
     'RandomResizeND', 'RandomCropND', 'apply_cv2', 'resize_image',
-    'resize_label', 'pad_to_size'
+    'resize_label', 'pad_to_size', 'CV2_CN_MAX'
 ]
 
 CV2_INTERP = {
@@ -34,14 +34,17 @@ CV2_INTERP = {
 # Depths OpenCV's resize/filter kernels accept; anything else goes via float32.
 _CV2_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 # Several OpenCV kernels (INTER_AREA, some filters) only take up to 4
-# channels, and none take more than 512, so wider images go in 4-band chunks.
+# channels, and none take more than 512, so wider images go in 4-band chunks
+# unless the caller knows its kernel handles any count the same way.
 _CV2_MAX_CHANNELS = 4
+CV2_CN_MAX = 512
 
 SizeType = Union[int, Sequence[int]]
 
 
-def apply_cv2(img: np.ndarray, fn: Callable[[np.ndarray],
-                                            np.ndarray]) -> np.ndarray:
+def apply_cv2(img: np.ndarray,
+              fn: Callable[[np.ndarray], np.ndarray],
+              max_channels: int = _CV2_MAX_CHANNELS) -> np.ndarray:
     """Apply an OpenCV image function to an HWC image of any band count.
 
     Works around three OpenCV limits: unsupported dtypes (computed in float32
@@ -52,7 +55,12 @@ def apply_cv2(img: np.ndarray, fn: Callable[[np.ndarray],
     Args:
         img (np.ndarray): HWC image.
         fn (callable): Function mapping an OpenCV-compatible array with at
-            most 4 channels to an array of the same channel count.
+            most ``max_channels`` channels to an array of the same channel
+            count.
+        max_channels (int): Widest chunk ``fn`` gets. Defaults to 4, which
+            every OpenCV kernel accepts; pass ``CV2_CN_MAX`` for kernels
+            that process any channel count exactly as band by band (it
+            saves the copies of the chunks).
 
     Returns:
         np.ndarray: HWC result with the input's dtype and band count.
@@ -60,16 +68,15 @@ def apply_cv2(img: np.ndarray, fn: Callable[[np.ndarray],
     dtype = img.dtype
     work = img if dtype in _CV2_DTYPES else img.astype(np.float32)
     channels = work.shape[2]
-    if channels <= _CV2_MAX_CHANNELS:
+    if channels <= max_channels:
         out = fn(np.ascontiguousarray(work))
         if out.ndim == 2:
             out = out[..., None]
     else:
         chunks = []
-        for start in range(0, channels, _CV2_MAX_CHANNELS):
+        for start in range(0, channels, max_channels):
             chunk = fn(
-                np.ascontiguousarray(work[...,
-                                          start:start + _CV2_MAX_CHANNELS]))
+                np.ascontiguousarray(work[..., start:start + max_channels]))
             chunks.append(chunk[..., None] if chunk.ndim == 2 else chunk)
         out = np.concatenate(chunks, axis=2)
     if out.dtype != dtype:
@@ -97,7 +104,15 @@ def resize_image(img: np.ndarray,
     if img.shape[:2] == (h, w):
         return img
     flag = CV2_INTERP[interpolation]
-    return apply_cv2(img, lambda x: cv2.resize(x, (w, h), interpolation=flag))
+    # Nearest, and bilinear on uint8 (fixed-point), give every band the
+    # same result whatever the band count; float bilinear on >4 bands takes
+    # a less precise OpenCV path, so it stays in 4-band chunks.
+    whole = interpolation == 'nearest' or (interpolation == 'bilinear'
+                                           and img.dtype == np.uint8)
+    return apply_cv2(
+        img,
+        lambda x: cv2.resize(x, (w, h), interpolation=flag),
+        max_channels=CV2_CN_MAX if whole else _CV2_MAX_CHANNELS)
 
 
 def resize_label(label: np.ndarray, size: Tuple[int, int]) -> np.ndarray:

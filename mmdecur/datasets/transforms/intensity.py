@@ -14,9 +14,9 @@ from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
 
-__all__ = ['StatsScale', 'PercentileScale']
+__all__ = ['StatsScale', 'PercentileScale', 'OUT_RANGES']
 
-_OUT_RANGES = dict(uint8=(0., 255.), float32=(0., 1.))
+OUT_RANGES = dict(uint8=(0., 255.), float32=(0., 1.))
 
 
 def _finish(unit: np.ndarray, out_dtype: str) -> np.ndarray:
@@ -29,9 +29,17 @@ def _finish(unit: np.ndarray, out_dtype: str) -> np.ndarray:
     return unit.astype(np.float32, copy=False)
 
 
+def _full_shape(results: dict, name: str) -> Tuple[int, int]:
+    """A modality's loaded (H, W), or its current one if not recorded."""
+    ori = results.get('ori_shape')
+    if isinstance(ori, dict) and name in ori:
+        return tuple(ori[name][:2])
+    return results['imgs'][name].shape[:2]
+
+
 def _check_out_dtype(out_dtype: str) -> str:
-    if out_dtype not in _OUT_RANGES:
-        raise ValueError(f'out_dtype must be one of {list(_OUT_RANGES)}, '
+    if out_dtype not in OUT_RANGES:
+        raise ValueError(f'out_dtype must be one of {list(OUT_RANGES)}, '
                          f'got {out_dtype!r}')
     return out_dtype
 
@@ -49,6 +57,13 @@ class StatsScale(BaseTransform):
     (NaN, ±inf dB of empty SAR pixels) map to 0 (NaN) or the clip bounds.
     Optionally each band is first clipped to its own per-image percentiles
     (the official float S1 path used 1 and 99).
+
+    Data that was already scaled when converted (an SSL4EO-S12 LMDB written
+    with ``--prescale``) carries ``results['prescaled'][modality]``, the
+    :meth:`spec` it was scaled with: if it equals this transform's and the
+    image is still full size, the modality passes unchanged (the conversion
+    did exactly this op on the same full image); otherwise a ValueError
+    says what differs.
 
     Args:
         stats (dict): Modality name -> ``dict(mean=[...], std=[...])``, one
@@ -77,6 +92,39 @@ class StatsScale(BaseTransform):
         self.out_dtype = _check_out_dtype(out_dtype)
         self.percentile_clip = percentile_clip
         self._luts: Dict[tuple, np.ndarray] = {}
+
+    def spec(self, name: str) -> dict:
+        """What this transform does to modality ``name``, JSON-serialisable.
+
+        Args:
+            name (str): A configured modality.
+
+        Returns:
+            dict: ``type``, ``mean``, ``std``, ``num_std``, ``out_dtype`` and
+            ``percentile_clip`` (None or a list).
+        """
+        mean, std = self.stats[name]
+        clip = self.percentile_clip
+        return dict(
+            type=type(self).__name__,
+            mean=mean.tolist(),
+            std=std.tolist(),
+            num_std=self.num_std,
+            out_dtype=self.out_dtype,
+            percentile_clip=None if clip is None else [float(c) for c in clip])
+
+    def apply(self, name: str, img: np.ndarray, path=None) -> np.ndarray:
+        """Scale one HWC image of modality ``name``.
+
+        Args:
+            name (str): A configured modality.
+            img (np.ndarray): Raw HWC data, one band per mean/std value.
+            path (str, optional): Its file, for error messages.
+
+        Returns:
+            np.ndarray: Scaled image of ``out_dtype``.
+        """
+        return self._scale(name, img, path)
 
     def _lut(self, name: str, dtype: np.dtype) -> np.ndarray:
         """(bands * levels,) table of every output of an integer input."""
@@ -116,10 +164,28 @@ class StatsScale(BaseTransform):
         imgs = dict(results['imgs'])
         ranges = dict(results.get('value_ranges') or {})
         paths = results.get('img_paths') or {}
+        prescaled = results.get('prescaled') or {}
         for name in self.stats:
-            if name in imgs:
+            if name not in imgs:
+                continue
+            done = prescaled.get(name)
+            if done is None:
                 imgs[name] = self._scale(name, imgs[name], paths.get(name))
-                ranges[name] = _OUT_RANGES[self.out_dtype]
+            elif imgs[name].shape[:2] != _full_shape(results, name):
+                raise ValueError(
+                    f'StatsScale: the {name} data ({paths.get(name)}) was '
+                    'scaled at conversion, on the full image; here it comes '
+                    'after a resize or crop, where scaling would give other '
+                    'values. Put StatsScale first in the view pipeline, or '
+                    'use a raw-value conversion.')
+            elif done != self.spec(name):
+                raise ValueError(
+                    f'StatsScale: the {name} data ({paths.get(name)}) was '
+                    f'already scaled when converted, with {done}, but the '
+                    f'pipeline asks for {self.spec(name)}. Convert again '
+                    'with this config (--prescale), or use a raw-value '
+                    'conversion.')
+            ranges[name] = OUT_RANGES[self.out_dtype]
         results['imgs'] = imgs
         results['value_ranges'] = ranges
         return results
@@ -172,7 +238,7 @@ class PercentileScale(BaseTransform):
         for name in self.modalities:
             if name in imgs:
                 imgs[name] = self.scale(imgs[name])
-                ranges[name] = _OUT_RANGES[self.out_dtype]
+                ranges[name] = OUT_RANGES[self.out_dtype]
         results['imgs'] = imgs
         results['value_ranges'] = ranges
         return results

@@ -17,6 +17,7 @@ from numpy.lib import format as npy_format
 
 from mmdecur.registry import TRANSFORMS
 from ..errors import FileContentError, MissingFileError, UnreadableFileError
+from .intensity import OUT_RANGES
 from .loading import _INTERPOLATIONS, read_bands
 
 __all__ = [
@@ -171,7 +172,8 @@ class LoadSeasons(BaseTransform):
       :class:`MultiModalMultiView` (view ``v`` starts from ``imgs[m][v]``);
     - ``value_ranges`` (dict modality -> (lo, hi) or None): integer data
       gets its dtype's limits (S2 uint16: (0, 65535)), float data (S1 dB)
-      None, unless set in ``value_ranges``;
+      None, data scaled at conversion (``prescaled`` in the results) the
+      scaler's output range, unless set in ``value_ranges``;
     - ``img_paths`` (dict modality -> the drawn season folder or LMDB key,
       a list per view like ``imgs``), for error messages;
     - ``season_indices`` (dict modality -> list of drawn indices per view);
@@ -340,6 +342,9 @@ class LoadSeasons(BaseTransform):
             view_paths = [self._path(results, m, k) for k in ks]
             first = views[0]
             vr = self.value_ranges.get(m)
+            done = (results.get('prescaled') or {}).get(m)
+            if vr is None and done is not None:
+                vr = OUT_RANGES[done['out_dtype']]
             if vr is None and np.issubdtype(first.dtype, np.integer):
                 info = np.iinfo(first.dtype)
                 vr = (float(info.min), float(info.max))

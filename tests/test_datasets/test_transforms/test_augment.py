@@ -138,3 +138,52 @@ def test_errors_and_repr():
     for t in (ColorJitterND(), RandomGrayscaleND(), GaussianBlurND(),
               SolarizeND()):
         assert type(t).__name__ in repr(t) and 'prob=' in repr(t)
+
+
+@pytest.mark.parametrize('transform', [
+    ColorJitterND(brightness=0.4, contrast=0.4, prob=1.),
+    ColorJitterND(brightness=(1.3, 1.3), contrast=0, prob=1.),
+    ColorJitterND(brightness=0, contrast=(0.6, 0.6), prob=1.),
+    SolarizeND(threshold=0.5, prob=1.),
+    SolarizeND(threshold=0.3, prob=1.),
+])
+def test_uint8_lookup_table_equals_float_arithmetic(transform):
+    # uint8 runs through a 256-entry table, uint16 through float32 math on
+    # every pixel: with the same values, range and draws, the same result.
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (20, 17, 13)).astype(np.uint8)
+    outs = []
+    for dtype in (np.uint8, np.uint16):
+        np.random.seed(11)
+        res = _results(value_ranges=dict(s2=(0., 255.)), s2=img.astype(dtype))
+        outs.append(transform(res)['imgs']['s2'])
+    assert outs[0].dtype == np.uint8 and outs[1].dtype == np.uint16
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert not np.array_equal(outs[0], img)
+
+
+def test_jitter_by_hand_on_uint8():
+    img = np.array([0, 50, 100, 250], np.uint8).reshape(1, 4, 1)
+    jitter = ColorJitterND(brightness=(1.2, 1.2), contrast=(0.5, 0.5), prob=1)
+    out = jitter(_results(rgb=img))['imgs']['rgb'].ravel()
+    x = img.ravel() * 1.2  # brightness, then contrast around the new mean
+    expected = np.clip(np.rint(x * 0.5 + x.mean() * 0.5), 0, 255)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_blur_uint8_is_per_band_opencv_blur():
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, (30, 28, 13)).astype(np.uint8)
+    np.random.seed(5)
+    out = GaussianBlurND(prob=1.)(_results(s2=img))['imgs']['s2']
+    np.random.seed(5)
+    np.random.rand()  # the prob draw
+    sigma = np.random.uniform(0.1, 2.0)
+    assert out.dtype == np.uint8
+    for band in range(13):
+        np.testing.assert_array_equal(
+            out[..., band],
+            cv2.GaussianBlur(
+                np.ascontiguousarray(img[..., band]), (0, 0),
+                sigmaX=sigma,
+                sigmaY=sigma))

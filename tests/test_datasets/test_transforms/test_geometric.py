@@ -1,10 +1,12 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
+import cv2
 import numpy as np
 import pytest
 
 import mmdecur  # noqa: F401
 from mmdecur.datasets.transforms import (CenterCropND, RandomFlipND,
                                          RandomResizedCropND, ResizeND)
+from mmdecur.datasets.transforms.geometric import CV2_INTERP, resize_image
 
 
 def _blocks(h=48, w=64, block=8):
@@ -144,3 +146,20 @@ def test_fallback_and_repr():
         RandomResizedCropND(4, interpolation='cubic')
     with pytest.raises(ValueError):
         RandomFlipND(direction='up')
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'nearest'])
+@pytest.mark.parametrize('size', [(224, 224), (50, 71), (300, 290)])
+def test_resize_13_uint8_bands_equals_band_by_band(interpolation, size):
+    # Resized in one OpenCV call: must equal resizing each band alone.
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (133, 121, 13)).astype(np.uint8)[5:, 3:]
+    out = resize_image(img, size, interpolation)
+    flag = CV2_INTERP[interpolation]
+    for band in range(13):
+        np.testing.assert_array_equal(
+            out[..., band],
+            cv2.resize(
+                np.ascontiguousarray(img[..., band]),
+                size[::-1],
+                interpolation=flag))
