@@ -28,6 +28,8 @@ def parse_args() -> argparse.Namespace:
         '--warmup', type=int, default=2, help='untimed steps first')
     parser.add_argument(
         '--device', default='cpu', help='e.g. cpu, cuda, cuda:1')
+    parser.add_argument(
+        '--amp', action='store_true', help='bf16 autocast (as --amp trains)')
     return parser.parse_args()
 
 
@@ -36,8 +38,11 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_step(model: torch.nn.Module, x: torch.Tensor, iters: int,
-              warmup: int) -> float:
+def time_step(model: torch.nn.Module,
+              x: torch.Tensor,
+              iters: int,
+              warmup: int,
+              amp: bool = False) -> float:
     """Mean seconds of one forward + backward pass."""
     model.train()
     for i in range(warmup + iters):
@@ -45,7 +50,9 @@ def time_step(model: torch.nn.Module, x: torch.Tensor, iters: int,
             synchronize(x.device)
             start = time.perf_counter()
         model.zero_grad(set_to_none=True)
-        model(x)[0].square().mean().backward()
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=amp):
+            out = model(x)[0]
+        out.float().square().mean().backward()
     synchronize(x.device)
     return (time.perf_counter() - start) / iters
 
@@ -61,12 +68,13 @@ def main() -> None:
         'RN50-RDA': ResNet(50, in_channels=args.in_channels, rda=True),
     }
     print(f'device={device} input={tuple(x.shape)} iters={args.iters} '
-          f'warmup={args.warmup} threads={torch.get_num_threads()}')
+          f'warmup={args.warmup} threads={torch.get_num_threads()} '
+          f'amp={"bf16" if args.amp else "off"}')
     times = {}
     for name, model in models.items():
         model.to(device)
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        times[name] = time_step(model, x, args.iters, args.warmup)
+        times[name] = time_step(model, x, args.iters, args.warmup, args.amp)
         print(f'{name:>9}: {params:7.2f} M params, '
               f'{times[name] * 1e3:9.1f} ms / step '
               f'({args.batch / times[name]:.1f} img/s)')
