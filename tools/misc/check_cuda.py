@@ -11,7 +11,8 @@ Run it once on a new GPU machine or software stack, before a long run:
 3. every backbone family forward + backward under bf16 autocast (finite,
    right shapes);
 4. training-step throughput (samples/s, peak memory) of pretraining configs
-   at their per-GPU batch size, fp32 vs AMP.
+   at their per-GPU batch size, fp32 vs AMP (and, for MiT/ViT, the views of
+   a modality batched through the backbone vs one call per view).
 
 Example::
 
@@ -25,6 +26,7 @@ import json
 import os.path as osp
 import time
 from contextlib import nullcontext
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -38,6 +40,7 @@ from mmdecur.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 THROUGHPUT_CONFIGS = ('configs/decur/rgbd_mitb2.py',
+                      'configs/decur/sar_optical_vits16.py',
                       'configs/decur/sar_optical_rn50.py',
                       'configs/decur/sar_optical_rn50_rda.py')
 
@@ -109,8 +112,10 @@ def check_deformable(device: torch.device) -> dict:
         out[f'attention_{size}px'] = dict(
             out_rel_err=rel_err(y_gpu, y_cpu),
             points_max_abs_err=(pos_gpu.cpu() - pos_cpu).abs().max().item())
-    # A whole RN50-RDA, forward and backward.
-    model = ResNet(50, in_channels=13, rda=True)
+    # A whole RN50-RDA, forward and backward, in eval mode: train-mode BN
+    # over the few pixels of small maps is ill-conditioned (fp32 vs fp64
+    # on the CPU alone differs by ~2 %), which would hide kernel errors.
+    model = ResNet(50, in_channels=13, rda=True).eval()
     x = torch.randn(2, 13, 96, 96)
     results = {}
     for dev in (torch.device('cpu'), device):
@@ -122,11 +127,18 @@ def check_deformable(device: torch.device) -> dict:
             for n, p in model.named_parameters() if p.grad is not None
         })
     (f_cpu, g_cpu), (f_gpu, g_gpu) = results['cpu'], results[device.type]
+    # Parameters whose true gradient is zero (biases before a softmax or a
+    # BN) hold only rounding noise: left out of the per-parameter errors.
+    scale = max(g.norm() for g in g_cpu.values())
+    live = [n for n in g_cpu if g_cpu[n].norm() > 1e-6 * scale]
     out['rn50_rda'] = dict(
         out_rel_err=rel_err(f_gpu, f_cpu),
-        grad_rel_err_max=max(rel_err(g_gpu[n], g_cpu[n]) for n in g_cpu),
+        grad_rel_err_global=rel_err(
+            torch.cat([g_gpu[n].flatten() for n in g_cpu]),
+            torch.cat([g_cpu[n].flatten() for n in g_cpu])),
+        grad_rel_err_max=max(rel_err(g_gpu[n], g_cpu[n]) for n in live),
         grad_rel_err_rda=max(
-            rel_err(g_gpu[n], g_cpu[n]) for n in g_cpu
+            rel_err(g_gpu[n], g_cpu[n]) for n in live
             if n.startswith('da_layer')))
     return out
 
@@ -181,8 +193,11 @@ def _fake_batch(model, batch: int, size: int, device: torch.device) -> dict:
         })
 
 
-def time_training(config: str, device: torch.device, amp: bool,
-                  steps: int) -> dict:
+def time_training(config: str,
+                  device: torch.device,
+                  amp: bool,
+                  steps: int,
+                  batch_views: Optional[bool] = None) -> dict:
     """Samples/s of ``train_step`` at the config's per-GPU batch size."""
     cfg = Config.fromfile(osp.join(ROOT, config))
     init_default_scope('mmdecur')
@@ -190,6 +205,7 @@ def time_training(config: str, device: torch.device, amp: bool,
     cfg.model.backbone.pop('init_cfg', None)
     if cfg.get('data_preprocessor'):  # as the Runner merges it
         cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    cfg.model.batch_views = batch_views
     model = MODELS.build(cfg.model).to(device).train()
     batch = cfg.train_dataloader.batch_size
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
@@ -208,10 +224,11 @@ def time_training(config: str, device: torch.device, amp: bool,
     sec = (time.perf_counter() - start) / steps
     result = dict(
         batch=batch,
+        batch_views=model.batch_views,
         ms_per_step=1e3 * sec,
         samples_per_s=batch / sec,
         peak_mem_gib=torch.cuda.max_memory_allocated(device) / 2**30,
-        loss=float(log['loss']))
+        loss=float(log['loss'].detach()))
     del model, wrapper, optimizer
     torch.cuda.empty_cache()
     return result
@@ -251,9 +268,14 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = True
     report['throughput'] = {}
     for config in args.configs:
-        for amp in (False, True):
-            key = f'{config} ({"AMP bf16" if amp else "fp32"})'
-            res = time_training(config, device, amp, args.steps)
+        runs = [('fp32', False, None), ('AMP bf16', True, None)]
+        if 'mit' in config or 'vit' in config:
+            # Views batched (the default for LayerNorm backbones) vs one
+            # backbone call per view.
+            runs.append(('AMP bf16, one call per view', True, False))
+        for name, amp, batch_views in runs:
+            key = f'{config} ({name})'
+            res = time_training(config, device, amp, args.steps, batch_views)
             report['throughput'][key] = res
             print(
                 f'{key}: {res["samples_per_s"]:.0f} samples/s '
@@ -268,8 +290,11 @@ def main() -> None:
                        1e-5 if name == 'fp32' else 1e-2))
     for name, r in report['deformable'].items():
         bounds.append((f'{name} output', r['out_rel_err'], 1e-4))
-    bounds.append(('rn50_rda grads',
-                   report['deformable']['rn50_rda']['grad_rel_err_max'], 1e-3))
+    rda = report['deformable']['rn50_rda']
+    bounds.append(
+        ('rn50_rda grads (global)', rda['grad_rel_err_global'], 1e-4))
+    bounds.append(
+        ('rn50_rda grads (per parameter)', rda['grad_rel_err_max'], 1e-3))
     failed = [(n, v, b) for n, v, b in bounds if not v <= b]
     failed += [(n, 'not finite', None) for n, r in report['backbones'].items()
                if not r['finite']]

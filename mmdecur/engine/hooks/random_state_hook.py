@@ -24,9 +24,12 @@ def get_random_states() -> dict:
 def set_random_states(states: dict) -> None:
     random.setstate(states['python'])
     np.random.set_state(states['numpy'])
-    torch.set_rng_state(states['torch'])
+    # A checkpoint loaded onto the GPU (MMEngine's default map_location when
+    # resuming on CUDA) brings the states as CUDA tensors; the setters take
+    # CPU ByteTensors.
+    torch.set_rng_state(states['torch'].cpu())
     if 'cuda' in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states['cuda'])
+        torch.cuda.set_rng_state_all([s.cpu() for s in states['cuda']])
 
 
 @HOOKS.register_module()

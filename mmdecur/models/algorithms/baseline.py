@@ -38,7 +38,8 @@ class BaselineSelfSupervisor(MultiModalSelfSupervisor):
              ) -> Dict[str, Tensor]:
         num_views = getattr(self.loss_module, 'num_views', None)
         views = {
-            m: [self.embed(m, x) for x in self._views(inputs, m)[:num_views]]
+            m: self.embed_views(m,
+                                self._views(inputs, m)[:num_views])
             for m in self.modalities
         }
         return self.loss_module(views)

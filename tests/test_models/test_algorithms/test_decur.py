@@ -145,3 +145,58 @@ def test_explicit_modalities_and_per_modality_backbones():
     assert model.modalities == ['s2', 's1']
     assert model.projectors['s2'].in_channels == 128  # ResNet-50 / 16
     assert model.projectors['s1'].in_channels == 32
+
+
+def _loss_and_grads(model, data):
+    model.zero_grad()
+    losses = model(**copy.deepcopy(data), mode='loss')
+    total = sum(v for k, v in losses.items() if k.startswith('loss_'))
+    total.backward()
+    return total.detach(), {
+        n: p.grad.clone()
+        for n, p in model.named_parameters() if p.grad is not None
+    }
+
+
+def test_batched_views_equal_per_view_calls_for_layer_norm_backbones():
+    # MiT has no batch-dependent layer: both views in one backbone call
+    # must give the loss and gradients of one call per view.
+    torch.manual_seed(0)
+    cfg = decur_cfg(
+        backbone=dict(
+            type='MiT', arch='b0', pooled_channels=32, drop_path_rate=0.),
+        data_preprocessor=dict(
+            type='MultiModalDataPreprocessor',
+            modalities=dict(
+                s1=dict(mean=[0.] * 2, std=[1.] * 2),
+                s2=dict(mean=[0.] * 13, std=[1.] * 13))))
+    batched = MODELS.build(cfg)
+    assert batched.batch_views == dict(s1=True, s2=True)
+    per_view = MODELS.build(dict(cfg, batch_views=False))
+    per_view.load_state_dict(batched.state_dict())
+    data = batched.data_preprocessor(batch(n=6), True)
+    calls = []
+    batched.backbones['s2'].register_forward_hook(
+        lambda mod, args, out: calls.append(args[0].shape[0]))
+    loss_a, grads_a = _loss_and_grads(batched, data)
+    loss_b, grads_b = _loss_and_grads(per_view, data)
+    assert calls == [12]  # one call holding both views of 6 samples
+    torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-5)
+    assert grads_a.keys() == grads_b.keys()
+    # Per parameter, relative to its gradient; biases feeding the
+    # projector's BN have a zero true gradient, so only rounding is left
+    # there, measured against the largest gradient.
+    scale = max(g.norm() for g in grads_b.values())
+    for name in grads_a:
+        err = (grads_a[name] - grads_b[name]).norm()
+        assert err <= 1e-4 * grads_b[name].norm() + 1e-6 * scale, name
+
+
+def test_batch_norm_backbones_keep_one_call_per_view():
+    model = MODELS.build(decur_cfg())
+    assert model.batch_views == dict(s1=False, s2=False)
+    calls = []
+    model.backbones['s1'].register_forward_hook(
+        lambda mod, args, out: calls.append(args[0].shape[0]))
+    model(**model.data_preprocessor(batch(n=4), True), mode='loss')
+    assert calls == [4, 4]
