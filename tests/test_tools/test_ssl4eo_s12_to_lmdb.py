@@ -252,8 +252,8 @@ def prescaled(tiny, tmp_path_factory):
 def test_prescaled_lmdb_holds_the_scaled_seasons(tiny, prescaled):
     out, stats, scale_cfg = prescaled
     assert stats['converted'] == 4 and scale_cfg['type'] == 'StatsScale'
-    args = {k: v for k, v in scale_cfg.items() if k != 'type'}
-    scale = StatsScale(**args)
+    scale = tool.build_scaler(scale_cfg)
+    assert isinstance(scale, StatsScale)
     raw = SSL4EOS12Dataset(tiny)
     db = SSL4EOS12LMDBDataset(out)
     assert set(db.prescaled) == {'s1', 's2c'}

@@ -86,10 +86,16 @@ def _init_worker(modalities: Sequence[str],
                  prescale: Optional[dict] = None) -> None:
     global _READER, _SCALER
     _READER = LoadSeasons(modalities, num_views=1, interpolation=interpolation)
-    _SCALER = None
-    if prescale is not None:
-        args = {k: v for k, v in prescale.items() if k != 'type'}
-        _SCALER = StatsScale(**args)
+    _SCALER = None if prescale is None else build_scaler(prescale)
+
+
+def build_scaler(prescale: dict) -> StatsScale:
+    """The StatsScale of a transform config (its ``type`` is checked)."""
+    args = dict(prescale)
+    kind = str(args.pop('type', 'StatsScale')).split('.')[-1]
+    if kind != 'StatsScale':
+        raise ValueError(f'--prescale needs a StatsScale, got {kind!r}')
+    return StatsScale(**args)
 
 
 def _find_transforms(node, type_name: str) -> List[dict]:
@@ -197,12 +203,12 @@ def _check_info(txn,
         },
         interpolation=interpolation)
     if prescale is not None:
-        _init_worker(modalities, interpolation, prescale)
-        covered = [m for m in modalities if m in _SCALER.stats]
+        scaler = build_scaler(prescale)
+        covered = [m for m in modalities if m in scaler.stats]
         if not covered:
             raise ValueError(f'--prescale: the StatsScale {prescale} scales '
                              f'none of the modalities {list(modalities)}')
-        info['prescaled'] = {m: _SCALER.spec(m) for m in covered}
+        info['prescaled'] = {m: scaler.spec(m) for m in covered}
     raw = txn.get(LMDB_INFO_KEY.encode())
     if raw is None:
         txn.put(LMDB_INFO_KEY.encode(), json.dumps(info).encode())

@@ -293,7 +293,6 @@ class GaussianBlurND(BasePhotometric):
               modality: str) -> np.ndarray:
         sigma = float(np.random.uniform(*self.sigma))
         k = self.kernel_size or 0
-        # float32 work: no rounding between the two separable passes.
         # uint8 takes OpenCV's bit-exact fixed-point path (no rounding
         # between the separable passes; 8x faster than float32 on 13 bands,
         # and what DeCUR's OpenCV transforms ran); other dtypes go through

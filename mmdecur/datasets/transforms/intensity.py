@@ -92,6 +92,7 @@ class StatsScale(BaseTransform):
         self.out_dtype = _check_out_dtype(out_dtype)
         self.percentile_clip = percentile_clip
         self._luts: Dict[tuple, np.ndarray] = {}
+        self._specs: Dict[str, dict] = {}
 
     def spec(self, name: str) -> dict:
         """What this transform does to modality ``name``, JSON-serialisable.
@@ -103,28 +104,18 @@ class StatsScale(BaseTransform):
             dict: ``type``, ``mean``, ``std``, ``num_std``, ``out_dtype`` and
             ``percentile_clip`` (None or a list).
         """
-        mean, std = self.stats[name]
-        clip = self.percentile_clip
-        return dict(
-            type=type(self).__name__,
-            mean=mean.tolist(),
-            std=std.tolist(),
-            num_std=self.num_std,
-            out_dtype=self.out_dtype,
-            percentile_clip=None if clip is None else [float(c) for c in clip])
-
-    def apply(self, name: str, img: np.ndarray, path=None) -> np.ndarray:
-        """Scale one HWC image of modality ``name``.
-
-        Args:
-            name (str): A configured modality.
-            img (np.ndarray): Raw HWC data, one band per mean/std value.
-            path (str, optional): Its file, for error messages.
-
-        Returns:
-            np.ndarray: Scaled image of ``out_dtype``.
-        """
-        return self._scale(name, img, path)
+        if name not in self._specs:
+            mean, std = self.stats[name]
+            clip = self.percentile_clip
+            self._specs[name] = dict(
+                type=type(self).__name__,
+                mean=mean.tolist(),
+                std=std.tolist(),
+                num_std=self.num_std,
+                out_dtype=self.out_dtype,
+                percentile_clip=None
+                if clip is None else [float(c) for c in clip])
+        return dict(self._specs[name])
 
     def _lut(self, name: str, dtype: np.dtype) -> np.ndarray:
         """(bands * levels,) table of every output of an integer input."""
@@ -138,7 +129,17 @@ class StatsScale(BaseTransform):
             self._luts[key] = _finish(unit, self.out_dtype).ravel()
         return self._luts[key]
 
-    def _scale(self, name: str, img: np.ndarray, path) -> np.ndarray:
+    def apply(self, name: str, img: np.ndarray, path=None) -> np.ndarray:
+        """Scale one HWC image of modality ``name``.
+
+        Args:
+            name (str): A configured modality.
+            img (np.ndarray): Raw HWC data, one band per mean/std value.
+            path (str, optional): Its file, for error messages.
+
+        Returns:
+            np.ndarray: Scaled image of ``out_dtype``.
+        """
         mean, std = self.stats[name]
         bands = img.shape[-1]
         if bands != mean.size:
@@ -170,7 +171,7 @@ class StatsScale(BaseTransform):
                 continue
             done = prescaled.get(name)
             if done is None:
-                imgs[name] = self._scale(name, imgs[name], paths.get(name))
+                imgs[name] = self.apply(name, imgs[name], paths.get(name))
             elif imgs[name].shape[:2] != _full_shape(results, name):
                 raise ValueError(
                     f'StatsScale: the {name} data ({paths.get(name)}) was '
