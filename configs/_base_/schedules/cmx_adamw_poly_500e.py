@@ -1,10 +1,16 @@
 # CMX's recipe: AdamW lr 6e-5, betas (0.9, 0.999), weight decay 0.01 (none
 # on norms and biases), 10 warm-up epochs then poly decay (power 0.9),
-# stepped per iteration; 500 epochs (NYUDv2).
+# stepped per iteration; 500 epochs (NYUDv2). Fused AdamW where available
+# (see adamw_coslr_100e.py).
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='FusedOptimWrapperConstructor',
     optimizer=dict(
-        type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+        type='AdamW',
+        lr=6e-5,
+        betas=(0.9, 0.999),
+        weight_decay=0.01,
+        fused=True),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 max_epochs = 500
 warmup_epochs = 10

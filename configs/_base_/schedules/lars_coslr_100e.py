@@ -2,11 +2,13 @@
 # weights at lr 0.2 and biases/BN at 0.0048 (= 0.2 * 0.024) for a total batch
 # of 256, 10 warm-up epochs, cosine decay. (The official DeCUR `main` branch
 # falls into AdamW through a buggy condition; its released RN50 weights were
-# trained with LARS.)
+# trained with LARS.) mmdecur's LARS is mmpretrain's update without its
+# per-parameter host syncs, multi-tensor on GPUs (mmdecur/engine/optimizers.py;
+# same state dict, so either resumes the other's checkpoints).
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(
-        type='mmpretrain.LARS', lr=0.2, momentum=0.9, weight_decay=1e-6),
+    constructor='FusedOptimWrapperConstructor',
+    optimizer=dict(type='LARS', lr=0.2, momentum=0.9, weight_decay=1e-6),
     paramwise_cfg=dict(
         custom_keys={
             'bn': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),

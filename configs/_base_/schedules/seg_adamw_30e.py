@@ -1,8 +1,10 @@
 # The official DeCUR FCN transfer (GeoNRW): AdamW lr 1e-4, weight decay 0.01,
-# 30 epochs at a constant learning rate, evaluated every 5 epochs.
+# 30 epochs at a constant learning rate, evaluated every 5 epochs. Fused
+# AdamW where available (see adamw_coslr_100e.py).
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01),
+    constructor='FusedOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01, fused=True),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 param_scheduler = []
 max_epochs = 30

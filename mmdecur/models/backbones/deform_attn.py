@@ -74,6 +74,49 @@ def _grid(height: int, width: int, start: float, device: torch.device,
     return torch.stack(torch.meshgrid(ys, xs, indexing='ij'), dim=-1)
 
 
+def _table_index(queries: torch.Tensor, points: torch.Tensor,
+                 size: int) -> torch.Tensor:
+    """Where one axis of the bias table is read for each query and point.
+
+    The displacement ``(q - p) / 2`` (normalized) maps to the fractional
+    index ``((q - p) / 2 + 1) / 2 * (size - 1)`` of a table axis of ``size``
+    entries, as ``grid_sample`` maps it with ``align_corners=True``.
+
+    Args:
+        queries (torch.Tensor): (n, ) query coordinates.
+        points (torch.Tensor): (..., K) point coordinates.
+        size (int): Entries of the table axis.
+
+    Returns:
+        torch.Tensor: (..., K, n) fractional indices.
+    """
+    return ((queries - points.unsqueeze(-1)) * 0.5 + 1) / 2 * (size - 1)
+
+
+def _interp_weights(queries: torch.Tensor, points: torch.Tensor,
+                    size: int) -> torch.Tensor:
+    """Linear-interpolation weights of one axis of the bias table.
+
+    Weight ``1 - frac(u)`` on entry ``floor(u)`` and ``frac(u)`` on the next
+    one, ``u`` being :func:`_table_index`; entries outside the table get no
+    weight (``grid_sample``'s zero padding).
+
+    Args:
+        queries (torch.Tensor): (n, ) query coordinates.
+        points (torch.Tensor): (..., K) point coordinates.
+        size (int): Entries of the table axis.
+
+    Returns:
+        torch.Tensor: (..., K, n, size) weights.
+    """
+    u = _table_index(queries, points, size)
+    lower = u.floor()
+    frac = (u - lower).unsqueeze(-1)
+    lower = lower.unsqueeze(-1)
+    index = torch.arange(size, device=u.device, dtype=u.dtype)
+    return (1 - frac) * (index == lower) + frac * (index == lower + 1)
+
+
 @MODELS.register_module()
 class DeformableAttention2d(BaseModule):
     """Deformable multi-head attention (DAT's ``DAttentionBaseline``).
@@ -243,6 +286,8 @@ class DeformableAttention2d(BaseModule):
         if self.offset_range_factor < 0:
             pos = pos.clamp(-1., 1.)
 
+        # The layer's only grid_sample: the keys' features. The bias needs
+        # no second one (see _rel_pos_bias).
         sampled = F.grid_sample(
             x.reshape(B * g, gc, H, W),
             grid=pos[..., (1, 0)],
@@ -256,25 +301,86 @@ class DeformableAttention2d(BaseModule):
         k = self.key_proj(sampled).reshape(B * heads, hc, num_keys)
         v = self.value_proj(sampled).reshape(B * heads, hc, num_keys)
         attn = torch.einsum('bcm,bcn->bmn', q, k) * self.scale
-
-        q_grid = _grid(H, W, 0., device, dtype).reshape(1, H * W, 2)
-        displacement = (q_grid.unsqueeze(2) -
-                        pos.reshape(B * g, 1, num_keys, 2)) * 0.5
-        table = self.rel_pos_bias_table.to(dtype).expand(B, -1, -1, -1)
-        table = table.reshape(B * g, self.group_heads, *table.shape[-2:])
-        attn_bias = F.grid_sample(
-            table,
-            grid=displacement[..., (1, 0)],
-            mode='bilinear',
-            align_corners=True)
+        attn_bias = self._rel_pos_bias(pos.reshape(B, g, num_keys, 2), H, W)
         attn = attn + attn_bias.reshape(B * heads, H * W, num_keys)
 
         attn = self.attn_drop(attn.softmax(dim=-1))
-        out = torch.einsum('bmn,bcn->bcm', attn, v).reshape(B, C, H, W)
+        channels_last = not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last)
+        if channels_last:
+            # Laid out (B, H, W, C): channels_last without a further copy,
+            # so the ResNet around this block keeps its memory format.
+            out = torch.einsum('bmn,bcn->bmc', attn, v)
+            out = out.reshape(B, heads, H * W, hc).transpose(1, 2)
+            out = out.reshape(B, H, W, C).permute(0, 3, 1, 2)
+        else:
+            out = torch.einsum('bmn,bcn->bcm', attn, v).reshape(B, C, H, W)
         out = self.proj_drop(self.out_proj(out))
         pos = pos.reshape(B, g, Hk, Wk, 2)
         ref = ref.reshape(B, g, Hk, Wk, 2)
         return out, pos, ref
+
+    def _rel_pos_bias(self, pos: torch.Tensor, height: int,
+                      width: int) -> torch.Tensor:
+        """Relative-position bias of every query to every sampling point.
+
+        The bias of head ``h`` between query ``q`` (a pixel of the map) and
+        key ``p`` (a deformed point) is the table bilinearly sampled at the
+        displacement ``(q - p) / 2`` (normalized, ``align_corners=True``,
+        zero outside the table), as DAT computes it with a second
+        ``grid_sample`` over all ``H * W * num_keys`` pairs. The queries lie
+        on a regular grid, so the bilinear sample is separable: the table's
+        columns are interpolated for every (key, query column) by one
+        matmul per group with the linear-interpolation weights, then its rows
+        by reading the two neighbouring rows of that result per (key, query
+        row). Same values and gradients, no second ``grid_sample``; the
+        table's gradient comes from a matmul, not from the scattered adds of
+        all pairs into its few entries.
+
+        Computed with autocast off, in the wider of the points' and the
+        table's dtype: float32 under autocast (which would run a
+        ``grid_sample`` in float32 too), else the model's dtype.
+
+        Args:
+            pos (torch.Tensor): Sampling points (B, num_groups, num_keys, 2)
+                in normalized (y, x) coordinates.
+            height (int): Query map height H.
+            width (int): Query map width W.
+
+        Returns:
+            torch.Tensor: (B, num_groups, heads per group, H, W, num_keys),
+            contiguous.
+        """
+        B, g, num_keys, _ = pos.shape
+        table = self.rel_pos_bias_table
+        dtype = torch.promote_types(pos.dtype, table.dtype)
+        with torch.autocast(pos.device.type, enabled=False):
+            pos = pos.to(dtype)
+            rows, cols = table.shape[-2:]
+            table = table.to(dtype).reshape(g, self.group_heads, rows, cols)
+            # Columns: (B, g, heads/g, rows, W, keys), rows padded with a
+            # zero row on either side for points beyond the table.
+            w_x = _interp_weights(
+                _normalized_coords(width, 0., pos.device, dtype), pos[..., 1],
+                cols)
+            by_cols = F.pad(
+                torch.einsum('ghac,bgkjc->bghajk', table, w_x),
+                (0, 0, 0, 0, 1, 1))
+            # Rows: the two table rows around each query row's position.
+            u = _table_index(
+                _normalized_coords(height, 0., pos.device, dtype), pos[..., 0],
+                rows)  # (B, g, keys, H)
+            lower = u.floor()
+            frac = (u - lower).transpose(2, 3)[:, :, None, :, None, None, :]
+            weights = torch.cat([1 - frac, frac], dim=4)
+            # Indices into the padded rows (-1 and ``rows`` are the zeros)
+            # of the upper and lower neighbour of each query row.
+            lower = lower.long().transpose(2, 3)[:, :, None, :, None, None, :]
+            index = torch.cat([lower, lower + 1], dim=4).clamp(-1, rows) + 1
+            index = index.expand(B, g, self.group_heads, height, 2, width,
+                                 num_keys).flatten(3, 4)
+            pairs = by_cols.gather(3, index).unflatten(3, (height, 2))
+            return (weights * pairs).sum(4)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, num_heads={self.num_heads}, '

@@ -71,6 +71,14 @@ class ResNet(_ResNet):
         zero_init_residual (bool): Zero-init the last norm of every residual
             block, as torchvision's ``zero_init_residual=True`` that DeCUR
             uses. Defaults to True.
+        channels_last (bool): Keep the convolution weights and the
+            activations in ``torch.channels_last`` (NHWC) memory format:
+            inputs are converted on entry, weights at construction and after
+            :meth:`init_weights`. GPUs run NHWC convolutions faster (tensor
+            cores, above all under AMP); the outputs equal the default
+            layout's to float tolerance. ``'featmap'`` outputs are
+            channels_last tensors (same shapes and values). The state dict
+            is unchanged, so checkpoints load either way. Defaults to False.
         **kwargs: Other arguments of
             :class:`mmpretrain.models.backbones.ResNet`, e.g. ``norm_cfg``,
             ``frozen_stages``, ``norm_eval``, ``base_channels``,
@@ -92,6 +100,7 @@ class ResNet(_ResNet):
                  rda: Union[bool, Dict[str, dict], None] = None,
                  rda_residual: bool = True,
                  zero_init_residual: bool = True,
+                 channels_last: bool = False,
                  **kwargs) -> None:
         check_out_type(out_type)
         self.out_type = out_type
@@ -115,6 +124,17 @@ class ResNet(_ResNet):
         for name, cfg in (rda or {}).items():
             self._add_deform_attn(name, cfg)
         self._freeze_stages()
+        self.channels_last = bool(channels_last)
+        self._apply_memory_format()
+
+    def _apply_memory_format(self) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def init_weights(self) -> None:
+        """Initialise (``init_cfg``), keeping the weights' memory format."""
+        super().init_weights()
+        self._apply_memory_format()
 
     def _add_deform_attn(self, stage: str, cfg: dict) -> None:
         if stage not in self.res_layers:
@@ -176,6 +196,8 @@ class ResNet(_ResNet):
             being the stage output the attention block attended over.
         """
         check_images(x, self.in_channels, 'ResNet')
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         if self.deep_stem:
             x = self.stem(x)
         else:

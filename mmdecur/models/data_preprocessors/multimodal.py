@@ -1,11 +1,12 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
-from typing import Mapping, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
 from mmdecur.registry import MODELS
+from .batch_augment import BatchAugment
 
 ViewBatch = Union[Tensor, Sequence[Tensor]]
 
@@ -21,26 +22,44 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
     ``(x - mean) / std``. Unlike mmseg's ``bgr_to_rgb`` (silently skipped
     unless C == 3), a channel-order request that cannot apply is an error.
 
+    With ``batch_augments``, training batches are augmented on the device
+    first (after the copy, before normalisation), with the same
+    distributions as the CPU transforms (see
+    :mod:`mmdecur.models.data_preprocessors.batch_augment`); the CPU
+    pipeline then only loads, makes the views and packs them.
+
     Args:
         modalities (dict): Per modality name a dict with ``mean`` and
             ``std`` (one value per band, in the band order of the data) and
-            optionally ``bgr_to_rgb`` (bool, 3-band data only). Every
-            modality in the data must be configured here.
-        non_blocking (bool): Asynchronous host-to-device copies.
-            Defaults to False.
+            optionally ``bgr_to_rgb`` (bool, 3-band data only) and
+            ``value_range`` ((lo, hi) of the data for the batch
+            augmentations; uint8 data defaults to (0, 255), float data
+            needs it for jitter and solarize). Every modality in the data
+            must be configured here.
+        non_blocking (bool): Asynchronous host-to-device copies: they
+            overlap with compute when the DataLoader pins memory
+            (``pin_memory=True``) and are ordinary copies otherwise; the
+            results are the same. Defaults to True.
+        batch_augments (dict, optional): ``dict(transforms=dict(modality=
+            [op configs] or per-view lists), shared=None, seed=None)``; the
+            op configs may be the CPU view pipelines' dicts (see
+            :class:`BatchAugment`). Applied only when ``training``.
+            Defaults to None.
     """
 
     def __init__(self,
                  modalities: Mapping[str, Mapping],
-                 non_blocking: bool = False) -> None:
+                 non_blocking: bool = True,
+                 batch_augments: Optional[dict] = None) -> None:
         super().__init__(non_blocking=non_blocking)
         if not modalities:
             raise ValueError('MultiModalDataPreprocessor needs at least one '
                              'modality')
         self.modalities = list(modalities)
         self.bgr_to_rgb = {}
+        self.value_ranges = {}
         for name, cfg in modalities.items():
-            unknown = set(cfg) - {'mean', 'std', 'bgr_to_rgb'}
+            unknown = set(cfg) - {'mean', 'std', 'bgr_to_rgb', 'value_range'}
             if unknown:
                 raise KeyError(f'modality {name!r}: unknown keys '
                                f'{sorted(unknown)}')
@@ -61,6 +80,14 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
                 f'{name}_mean', mean.view(1, -1, 1, 1), persistent=False)
             self.register_buffer(
                 f'{name}_std', std.view(1, -1, 1, 1), persistent=False)
+            vr = cfg.get('value_range')
+            if vr is not None and (len(vr) != 2 or not vr[0] < vr[1]):
+                raise ValueError(f'modality {name!r}: value_range must be '
+                                 f'(lo, hi) with lo < hi, got {vr!r}')
+            self.value_ranges[name] = None if vr is None else tuple(
+                float(v) for v in vr)
+        self.batch_augments = None if batch_augments is None else \
+            BatchAugment(**batch_augments, modalities=self.modalities)
 
     def num_bands(self, modality: str) -> int:
         return getattr(self, f'{modality}_mean').shape[1]
@@ -82,18 +109,27 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
         if unknown:
             raise KeyError(f'the data has modalities {unknown} that the data '
                            f'preprocessor does not know ({self.modalities})')
-        out = {}
+        batches = {}
         for name, views in inputs.items():
             if isinstance(views,
                           Tensor) or (isinstance(views, Sequence) and all(
                               isinstance(v, Tensor) and v.dim() == 3
                               for v in views)):
-                out[name] = self._normalize(name, views)  # no views
+                batches[name] = self._stack(name, views)  # no views
             else:
-                out[name] = [self._normalize(name, v) for v in views]
+                batches[name] = [self._stack(name, v) for v in views]
+        if training and self.batch_augments is not None:
+            batches = self.batch_augments(batches, self.value_ranges)
+        out = {
+            name:
+            self._normalize(name, b) if isinstance(b, Tensor) else
+            [self._normalize(name, v) for v in b]
+            for name, b in batches.items()
+        }
         return dict(inputs=out, data_samples=data.get('data_samples'))
 
-    def _normalize(self, name: str, batch: ViewBatch) -> Tensor:
+    def _stack(self, name: str, batch: ViewBatch) -> Tensor:
+        """One view as a checked (B, C, H, W) batch of its own dtype."""
         if not isinstance(batch, Tensor):
             shapes = {tuple(x.shape) for x in batch}
             if len(shapes) > 1:
@@ -109,6 +145,10 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
             raise ValueError(
                 f'modality {name!r} has {batch.shape[1]} bands but its mean/'
                 f'std in the data preprocessor have {bands}')
+        return batch
+
+    def _normalize(self, name: str, batch: ViewBatch) -> Tensor:
+        batch = self._stack(name, batch)
         # The statistics' dtype: float32, or float64 after model.double().
         batch = batch.to(getattr(self, f'{name}_mean').dtype)
         if self.bgr_to_rgb[name]:
@@ -117,4 +157,7 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
             self, f'{name}_std')
 
     def extra_repr(self) -> str:
-        return f'modalities={self.modalities}'
+        extra = f'modalities={self.modalities}'
+        if self.batch_augments is not None:
+            extra += f', batch_augments={self.batch_augments}'
+        return extra

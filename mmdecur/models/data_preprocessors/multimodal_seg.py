@@ -29,7 +29,8 @@ class MultiModalSegDataPreProcessor(MultiModalDataPreprocessor):
             Defaults to 0.
         seg_pad_val (int): Label padding value. Defaults to 255.
         test_cfg (dict, optional): ``size``/``size_divisor`` at test time.
-        non_blocking (bool): Defaults to False.
+        non_blocking (bool): Asynchronous host-to-device copies (see
+            :class:`MultiModalDataPreprocessor`). Defaults to True.
     """
 
     def __init__(self,
@@ -39,7 +40,7 @@ class MultiModalSegDataPreProcessor(MultiModalDataPreprocessor):
                  pad_val: Number = 0,
                  seg_pad_val: Number = 255,
                  test_cfg: Optional[dict] = None,
-                 non_blocking: bool = False) -> None:
+                 non_blocking: bool = True) -> None:
         super().__init__(modalities=modalities, non_blocking=non_blocking)
         self.size = size
         self.size_divisor = size_divisor
