@@ -1,5 +1,6 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
-"""RGB-D datasets: SUN-RGBD pretraining folders and the CMX layout."""
+"""RGB-D datasets (RGB, HHA, raw depth): SUN-RGBD pretraining folders and
+the CMX layout."""
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
@@ -10,7 +11,7 @@ from .errors import DataProblem, MissingFileError
 
 __all__ = [
     'SUNRGBDPretrainDataset', 'RGBXDataset', 'NYUDV2_CLASSES',
-    'SUNRGBD_CLASSES'
+    'SUNRGBD_CLASSES', 'SUNRGBD_SUFFIXES', 'CMX_SUFFIXES'
 ]
 
 NYUDV2_CLASSES = ('wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table',
@@ -52,99 +53,198 @@ def _listdir(path: str, what: str) -> set:
     return set(os.listdir(path))
 
 
+# How a modality is named in messages ('has no HHA image').
+_DISPLAY_NAMES = dict(rgb='RGB', hha='HHA')
+# File suffixes of the released layouts, per modality: RGB and HHA images
+# are JPEGs (some HHA releases PNGs), raw depth maps 1-band PNGs.
+SUNRGBD_SUFFIXES = dict(rgb=('.jpg', ), hha=('.jpg', '.png'), depth=('.png', ))
+CMX_SUFFIXES = dict(rgb='.jpg', hha='.jpg', depth='.png')
+
+
+def _display(modality: str) -> str:
+    return _DISPLAY_NAMES.get(modality, modality)
+
+
+def _check_modality_dirs(modality_dirs: Dict[str, str], what: str) -> dict:
+    if not isinstance(modality_dirs, dict) or not modality_dirs:
+        raise ValueError(f'{what}: modality_dirs must be a non-empty dict '
+                         f'of modality name -> folder, got {modality_dirs!r}')
+    bad = [m for m, d in modality_dirs.items() if not m or not d]
+    if bad:
+        raise ValueError(f'{what}: modality(ies) {bad} have no folder name')
+    return dict(modality_dirs)
+
+
+Suffixes = Dict[str, Union[str, Sequence[str]]]
+
+
+def _suffixes_for(modality_dirs: Dict[str, str], given: Optional[Suffixes],
+                  defaults: Suffixes, what: str) -> dict:
+    """Per modality of ``modality_dirs`` its suffix(es): ``given`` first,
+    then the layout's defaults; a modality with neither is an error."""
+    suffixes = dict(defaults)
+    suffixes.update(given or {})
+    missing = [m for m in modality_dirs if m not in suffixes]
+    if missing:
+        raise ValueError(
+            f'{what}: img_suffixes has no suffix for modality(ies) '
+            f'{missing} (defaults exist for {sorted(defaults)})')
+    return {m: suffixes[m] for m in modality_dirs}
+
+
 @DATASETS.register_module()
 class SUNRGBDPretrainDataset(MultiModalDataset):
-    """SUN-RGBD RGB + HHA image pairs for pretraining, official layout.
+    """SUN-RGBD images for pretraining: RGB + HHA, or any ordered set of
+    co-registered modalities (e.g. RGB + HHA + raw depth).
 
-    Layout: ``<data_root>/<rgb_dir>/<name>.jpg`` and the HHA image of the
-    same name in ``<data_root>/<depth_dir>``, ``<name>.jpg`` or else
-    ``<name>.png``. Without ``split_file`` every RGB ``*.jpg`` is used
-    (sorted by name); note that this includes the 5050 test images of the
-    37-class benchmark, i.e. pretraining on all images leaks the test set
-    into the downstream evaluation (it is not stated whether the official
-    run did this). Give the training list as ``split_file`` to avoid it.
+    Layout: one folder per modality under ``data_root`` holding one file per
+    sample, all named ``<name><suffix>``. The default is the official
+    pretraining layout, ``sunrgbd_image/<name>.jpg`` (RGB) and
+    ``sunrgbd_hha/<name>.jpg|png`` (HHA). For three modalities point it at a
+    release that has raw depth, e.g. the CMX layout with
+    ``modality_dirs=dict(rgb='RGB', hha='HHA', depth='Depth')`` (depth:
+    ``Depth/<name>.png``, one band, read as stored).
 
-    Pairing is checked when the data list is built, in one pass: every RGB
-    image without an HHA image is reported, with the paths tried, in a
-    single ``FileNotFoundError``.
+    Without ``split_file`` every file of the FIRST modality is used (sorted
+    by name); note that for the official folders this includes the 5050 test
+    images of the 37-class benchmark, i.e. pretraining on all images leaks
+    the test set into the downstream evaluation (it is not stated whether
+    the official run did this). Give the training list as ``split_file`` to
+    avoid it.
 
-    Data info: ``img_paths`` (dict: 'rgb', 'hha' -> path) and ``name``; the
-    pipeline starts with ``LoadModalities``.
+    Pairing is checked when the data list is built, in one pass: every
+    sample lacking a file of some modality is reported, with the paths
+    tried, in a single ``FileNotFoundError`` (or, with ``skip_bad_samples``,
+    dropped with a counted warning).
+
+    Data info: ``img_paths`` (dict modality -> path, in ``modality_dirs``
+    order) and ``name``; the pipeline starts with ``LoadModalities``.
+    ``metainfo['modalities']`` is the ordered tuple of modality names.
 
     Args:
         data_root (str): Dataset root.
-        rgb_dir (str): RGB folder, relative to ``data_root``. Defaults to
-            'sunrgbd_image'.
-        depth_dir (str): HHA folder, relative to ``data_root``. Defaults to
-            'sunrgbd_hha'.
+        rgb_dir (str, optional): RGB folder of the two-modality default;
+            kept for older configs, not together with ``modality_dirs``.
+            Defaults to None ('sunrgbd_image').
+        depth_dir (str, optional): HHA folder of the two-modality default;
+            as ``rgb_dir``. Defaults to None ('sunrgbd_hha').
         split_file (str, optional): File listing the names to use, one per
             line (bare names or file names), relative to ``data_root``.
-            Defaults to None (all RGB images).
+            Defaults to None (all files of the first modality).
         pipeline (Sequence[dict | callable]): Transforms. Defaults to ().
-        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
+        modality_dirs (dict, optional): Ordered modality name -> folder
+            relative to ``data_root``. Defaults to None, i.e.
+            ``dict(rgb='sunrgbd_image', hha='sunrgbd_hha')``.
+        img_suffixes (dict, optional): Modality name -> file suffix or tuple
+            of suffixes tried in order; modalities not given use
+            :data:`SUNRGBD_SUFFIXES` (rgb ``.jpg``; hha ``.jpg``, ``.png``;
+            depth ``.png``). Defaults to None.
+        **kwargs: Other :class:`MultiModalDataset` arguments.
     """
-
-    METAINFO = dict(modalities=('rgb', 'hha'))
 
     def __init__(self,
                  data_root: str,
-                 rgb_dir: str = 'sunrgbd_image',
-                 depth_dir: str = 'sunrgbd_hha',
+                 rgb_dir: Optional[str] = None,
+                 depth_dir: Optional[str] = None,
                  split_file: Optional[str] = None,
                  pipeline: Sequence = (),
+                 modality_dirs: Optional[Dict[str, str]] = None,
+                 img_suffixes: Optional[Suffixes] = None,
                  **kwargs) -> None:
-        self.rgb_dir = rgb_dir
-        self.depth_dir = depth_dir
+        what = type(self).__name__
+        if modality_dirs is None:
+            modality_dirs = dict(
+                rgb=rgb_dir or 'sunrgbd_image', hha=depth_dir or 'sunrgbd_hha')
+        elif rgb_dir is not None or depth_dir is not None:
+            raise ValueError(
+                f'{what}: give the folders either as modality_dirs or as '
+                f'rgb_dir/depth_dir, not both (got modality_dirs='
+                f'{modality_dirs!r}, rgb_dir={rgb_dir!r}, '
+                f'depth_dir={depth_dir!r})')
+        self.modality_dirs = _check_modality_dirs(modality_dirs, what)
+        self.img_suffixes = {
+            m: (s, ) if isinstance(s, str) else tuple(s)
+            for m, s in _suffixes_for(self.modality_dirs, img_suffixes,
+                                      SUNRGBD_SUFFIXES, what).items()
+        }
+        empty = [m for m, s in self.img_suffixes.items() if not s]
+        if empty:
+            raise ValueError(f'{what}: no file suffix for modality(ies) '
+                             f'{empty}')
+        # Older attribute names of the two-modality default.
+        self.rgb_dir = self.modality_dirs.get('rgb')
+        self.depth_dir = self.modality_dirs.get('hha')
         self.split_file = split_file
-        super().__init__(data_root=data_root, pipeline=pipeline, **kwargs)
+        metainfo = dict(modalities=tuple(self.modality_dirs))
+        metainfo.update(kwargs.pop('metainfo', None) or {})
+        super().__init__(
+            data_root=data_root,
+            metainfo=metainfo,
+            pipeline=pipeline,
+            **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        """Pair every RGB image with its HHA image.
+        """Pair every sample of the first modality with the others' files.
 
         Returns:
-            list[dict]: ``dict(img_paths=dict(rgb=..., hha=...), name=...)``
-            per sample.
+            list[dict]: ``dict(img_paths={modality: path}, name=...)`` per
+            sample.
         """
-        rgb_root = osp.join(self.data_root, self.rgb_dir)
-        hha_root = osp.join(self.data_root, self.depth_dir)
-        rgb_files = _listdir(rgb_root, 'RGB')
-        hha_files = _listdir(hha_root, 'HHA')
+        roots = {
+            m: osp.join(self.data_root, folder)
+            for m, folder in self.modality_dirs.items()
+        }
+        listings = {m: _listdir(roots[m], _display(m)) for m in roots}
+        anchor, *others = list(self.modality_dirs)
+        anchor_suffixes = self.img_suffixes[anchor]
+
+        def find(m: str, name: str) -> Optional[str]:
+            return next((f'{name}{ext}' for ext in self.img_suffixes[m]
+                         if f'{name}{ext}' in listings[m]), None)
+
         problems = []
         if self.split_file is None:
-            names = sorted(
-                osp.splitext(f)[0] for f in rgb_files if f.endswith('.jpg'))
+            names = sorted({
+                osp.splitext(f)[0]
+                for f in listings[anchor]
+                if osp.splitext(f)[1] in anchor_suffixes
+            })
         else:
             names = _read_names(osp.join(self.data_root, self.split_file))
             for n in names:
-                if f'{n}.jpg' not in rgb_files:
-                    path = osp.join(rgb_root, f'{n}.jpg')
+                if find(anchor, n) is None:
+                    path = osp.join(roots[anchor], f'{n}{anchor_suffixes[0]}')
                     problems.append(
                         DataProblem(
                             path, 'missing', f'{path}: listed in '
-                            f'{self.split_file} but there is no RGB image'))
+                            f'{self.split_file} but there is no '
+                            f'{_display(anchor)} image'))
 
         data_list, bad = [], []
         for name in names:
-            rgb = osp.join(rgb_root, f'{name}.jpg')
-            hha = next(
-                (f'{name}{ext}'
-                 for ext in ('.jpg', '.png') if f'{name}{ext}' in hha_files),
-                None)
-            if hha is None:
+            files = {m: find(m, name) for m in self.modality_dirs}
+            anchor_path = osp.join(
+                roots[anchor], files[anchor] or f'{name}{anchor_suffixes[0]}')
+            for m in others:
+                if files[m] is not None:
+                    continue
                 tried = ', '.join(
-                    osp.join(hha_root, f'{name}{e}') for e in ('.jpg', '.png'))
-                # The missing file is the HHA image; the RGB file names it.
+                    osp.join(roots[m], f'{name}{e}')
+                    for e in self.img_suffixes[m])
+                # The missing file is the partner's; the anchor file names
+                # the sample.
                 problems.append(
                     DataProblem(
-                        osp.join(hha_root, f'{name}.jpg'), 'missing',
-                        f'{rgb} has no HHA image (tried {tried})'))
-                hha = f'{name}.jpg'
-            if f'{name}.jpg' not in rgb_files or hha not in hha_files:
+                        osp.join(roots[m], f'{name}{self.img_suffixes[m][0]}'),
+                        'missing', f'{anchor_path} has no {_display(m)} '
+                        f'image (tried {tried})'))
+            if any(f is None for f in files.values()):
                 bad.append(len(data_list))
-            data_list.append(
-                dict(
-                    img_paths=dict(rgb=rgb, hha=osp.join(hha_root, hha)),
-                    name=name))
+            img_paths = {
+                m: osp.join(roots[m], f or f'{name}{self.img_suffixes[m][0]}')
+                for m, f in files.items()
+            }
+            data_list.append(dict(img_paths=img_paths, name=name))
         return self.checked(data_list, problems, bad)
 
 
@@ -155,27 +255,33 @@ class RGBXDataset(MultiModalDataset):
     Layout (NYUDv2, SUN-RGBD as released for CMX)::
 
         <data_root>/RGB/<name>.jpg
-        <data_root>/HHA/<name>.jpg      (or Depth/<name>.png, 1 band)
+        <data_root>/HHA/<name>.jpg
+        <data_root>/Depth/<name>.png    (some releases; 1 band, raw depth)
         <data_root>/Label/<name>.png    (uint8, 0 = void, 1..K classes)
         <data_root>/train.txt, test.txt (one bare name per line)
 
-    Samples follow the split file's order. Every listed file is checked
-    when the data list is built; all missing ones are reported at once.
+    Any ordered subset of the modalities is read, e.g. RGB + HHA (default),
+    RGB + HHA + depth or RGB + depth, through ``modality_dirs``. Samples
+    follow the split file's order. Every listed file of every configured
+    modality (and the label) is checked when the data list is built; all
+    missing ones are reported at once.
 
-    Data info: ``img_paths`` (dict modality -> path), ``name`` and, with
-    ``label_dir``, ``seg_map_path`` (the label is read by a later pipeline
-    step; CMX's ``label - 1`` shift on uint8 makes void 0 the ignore
-    index 255).
+    Data info: ``img_paths`` (dict modality -> path, in ``modality_dirs``
+    order), ``name`` and, with ``label_dir``, ``seg_map_path`` (the label is
+    read by a later pipeline step; CMX's ``label - 1`` shift on uint8 makes
+    void 0 the ignore index 255). ``metainfo['modalities']`` is the ordered
+    tuple of modality names.
 
     Args:
         data_root (str): Dataset root.
         split (str): Split name; the list is ``<data_root>/<split>.txt``.
             Defaults to 'train'.
-        modality_dirs (dict): Modality name -> folder. Defaults to
+        modality_dirs (dict): Ordered modality name -> folder. Defaults to
             ``dict(rgb='RGB', hha='HHA')``.
-        img_suffixes (dict): Modality name -> file suffix; needed for every
-            modality in ``modality_dirs``. Defaults to
-            ``dict(rgb='.jpg', hha='.jpg')``.
+        img_suffixes (dict, optional): Modality name -> file suffix;
+            modalities not given use :data:`CMX_SUFFIXES` (rgb and hha
+            ``.jpg``, depth ``.png``), any other modality needs one.
+            Defaults to None.
         label_dir (str, optional): Label folder, None for no labels
             (pretraining). Defaults to 'Label'.
         label_suffix (str): Label file suffix. Defaults to '.png'.
@@ -192,20 +298,18 @@ class RGBXDataset(MultiModalDataset):
                  data_root: str,
                  split: str = 'train',
                  modality_dirs: Dict[str, str] = dict(rgb='RGB', hha='HHA'),
-                 img_suffixes: Dict[str, str] = dict(rgb='.jpg', hha='.jpg'),
+                 img_suffixes: Optional[Dict[str, str]] = None,
                  label_dir: Optional[str] = 'Label',
                  label_suffix: str = '.png',
                  split_file: Optional[str] = None,
                  classes: Optional[Union[str, Sequence[str]]] = None,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
-        no_suffix = [m for m in modality_dirs if m not in img_suffixes]
-        if no_suffix:
-            raise ValueError(f'img_suffixes has no suffix for modality(ies) '
-                             f'{no_suffix}.')
+        what = type(self).__name__
         self.split = split
-        self.modality_dirs = dict(modality_dirs)
-        self.img_suffixes = dict(img_suffixes)
+        self.modality_dirs = _check_modality_dirs(modality_dirs, what)
+        self.img_suffixes = _suffixes_for(self.modality_dirs, img_suffixes,
+                                          CMX_SUFFIXES, what)
         self.label_dir = label_dir
         self.label_suffix = label_suffix
         self.split_file = split_file or f'{split}.txt'

@@ -20,9 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
+from mmcv.transforms import Compose
+
 from mmdecur.registry import DATASETS
+from .band_stats import StatisticsError, compute_hint
 from .base import MultiModalDataset
 from .errors import DataFileError, DataProblem, MissingFileError
+from .transforms.intensity import StatsScale
+from .transforms.multiview import MultiModalMultiView, build_pipeline
 from .transforms.seasons import LoadSeasons, open_lmdb
 
 __all__ = [
@@ -156,6 +162,10 @@ class _SSL4EOS12Base(MultiModalDataset):
     ``patch_id``, ``patch_dirs`` (modality -> patch folder name) and
     ``season_folders`` (modality -> season folder names in date order).
     :meth:`get_data_info` expands it into the documented data info.
+
+    ``metainfo`` holds ``modalities`` (the configured names, in order) and
+    ``bands`` (modality -> band names in data order). The pipeline is
+    checked before anything is listed (:meth:`check_pipeline`).
     """
 
     def __init__(self,
@@ -170,16 +180,122 @@ class _SSL4EOS12Base(MultiModalDataset):
             raise ValueError(f'{type(self).__name__} needs at least one '
                              'modality')
         self.modalities = tuple(modalities)
+        if len(set(self.modalities)) != len(self.modalities):
+            raise ValueError(f'{type(self).__name__}: modalities must be '
+                             f'distinct, got {self.modalities}')
         self.patch_ids = patch_ids
         # patch id -> its problems, for reports (e.g. the LMDB converter).
         self.bad_locations: Dict[str, List[DataProblem]] = {}
-        metainfo = dict(modalities=self.modalities)
+        # Fail on a misconfigured pipeline before listing 251k locations.
+        pipeline = build_pipeline(pipeline).transforms
+        self.check_pipeline(pipeline)
+        metainfo = dict(
+            modalities=self.modalities,
+            bands={m: SSL4EO_S12_BANDS[m]
+                   for m in self.modalities})
         metainfo.update(kwargs.pop('metainfo', None) or {})
         super().__init__(
             data_root=data_root,
             metainfo=metainfo,
             pipeline=pipeline,
             **kwargs)
+
+    def check_pipeline(self, transforms: Sequence) -> None:
+        """Refuse a pipeline that does not fit the configured modalities.
+
+        Checked: every :class:`LoadSeasons` loads configured modalities;
+        a :class:`MultiModalMultiView` after it has a pipeline for exactly
+        the loaded ones; a :class:`StatsScale` in the view pipeline of a
+        modality has statistics for it; if the pipeline scales at all,
+        every loaded modality is scaled (raw S2 digital numbers or S1 dB
+        would otherwise reach the network unscaled); every StatsScale's
+        statistics have the modality's band count (and names, where the
+        stats file names them).
+
+        Args:
+            transforms (Sequence): Built transforms.
+
+        Raises:
+            ValueError: A modality mismatch, naming the modalities.
+            StatisticsError: Missing or ill-fitting statistics, naming the
+                modality (and the stats file).
+        """
+        loaded = None
+
+        def scalers(items, modality):
+            for t in items:
+                if isinstance(t, StatsScale):
+                    yield t, modality
+                elif isinstance(t, MultiModalMultiView):
+                    for p in t.shared or ():
+                        yield from scalers(p.transforms, None)
+                    for m, views in t.pipelines.items():
+                        for p in views:
+                            yield from scalers(p.transforms, m)
+                elif isinstance(t, Compose):
+                    yield from scalers(t.transforms, modality)
+
+        for t in transforms:
+            if isinstance(t, LoadSeasons):
+                extra = [m for m in t.modalities if m not in self.modalities]
+                if extra:
+                    raise ValueError(
+                        f'{type(self).__name__}: LoadSeasons loads '
+                        f'modalities {extra} that the dataset does not list '
+                        f'(dataset modalities: {list(self.modalities)})')
+                loaded = t.modalities
+            elif isinstance(t, MultiModalMultiView) and loaded is not None:
+                if set(t.pipelines) != set(loaded):
+                    raise ValueError(
+                        f'{type(self).__name__}: MultiModalMultiView has '
+                        f'view pipelines for {list(t.pipelines)}, but '
+                        f'LoadSeasons loads {list(loaded)}')
+        found = list(scalers(transforms, None))
+        for scaler, modality in found:
+            if modality is not None and modality not in scaler.stats:
+                raise StatisticsError(
+                    f'{type(self).__name__}: the {modality!r} view pipeline '
+                    'has a StatsScale without statistics for modality '
+                    f'{modality!r} (it has {list(scaler.stats)}); ' +
+                    compute_hint(modality), modality)
+        covered = {
+            m
+            for scaler, modality in found
+            for m in scaler.stats if modality in (None, m)
+        }
+        unscaled = [m for m in (loaded or ()) if m not in covered]
+        if found and unscaled:
+            raise StatisticsError(
+                f'{type(self).__name__}: no StatsScale of the pipeline has '
+                f'statistics for modality {unscaled[0]!r} (loaded by '
+                'LoadSeasons, so it would reach the network unscaled); ' +
+                compute_hint(unscaled[0]), unscaled[0])
+        for scaler, modality in found:
+            names = self.modalities if modality is None else (modality, )
+            for m in names:
+                if m in scaler.stats and m in SSL4EO_S12_BANDS:
+                    bands = SSL4EO_S12_BANDS[m]
+                    scaler.check_bands(m, len(bands), bands)
+
+    def read_seasons(self,
+                     info: dict,
+                     modalities: Optional[Sequence[str]] = None
+                     ) -> Dict[str, List[np.ndarray]]:
+        """Every season of a location, as the pipeline's reader reads it.
+
+        Args:
+            info (dict): Data info of the location.
+            modalities (Sequence[str], optional): Defaults to all
+                configured ones.
+
+        Returns:
+            dict: Modality -> HWC arrays in date order.
+        """
+        read = self._reader().read
+        return {
+            m: [read(info, m, k) for k in range(len(info['seasons'][m]))]
+            for m in (modalities or self.modalities)
+        }
 
     def get_patch_id(self, idx: int) -> str:
         """The patch id of a location, without expanding its seasons."""
@@ -251,7 +367,9 @@ class SSL4EOS12Dataset(_SSL4EOS12Base):
     file systems). Seasons are sorted by the acquisition date parsed from
     the folder name (S1A and S1B product ids interleave, so name order is
     not date order); season ``k`` of one modality is paired with season
-    ``k`` of the others.
+    ``k`` of the others. Any number of the modalities works, e.g. S1 GRD +
+    S2 L1C + S2 L2A (``configs/_base_/datasets/ssl4eo_s12_3mod.py``): every
+    location needs every configured modality.
 
     Bad locations (per the :class:`MultiModalDataset` policy: an error
     naming the files, or with ``skip_bad_samples`` dropped with a warning):
@@ -268,8 +386,9 @@ class SSL4EOS12Dataset(_SSL4EOS12Base):
 
     Args:
         data_root (str): Dataset root (holding ``s1/``, ``s2c/``...).
-        modalities (Sequence[str]): Any of 's1', 's2c', 's2a'. Defaults to
-            ``('s1', 's2c')``.
+        modalities (Sequence[str]): Any of 's1', 's2c', 's2a', in the
+            order the model sees them (``metainfo['modalities']``).
+            Defaults to ``('s1', 's2c')``.
         patch_ids (str | Sequence, optional): Restrict to these locations: a
             list of ids or a text file, see :func:`read_patch_ids`. Defaults
             to None (every location found).
@@ -536,6 +655,12 @@ class SSL4EOS12LMDBDataset(_SSL4EOS12Base):
         if missing:
             raise ValueError(f'{path} holds modalities '
                              f'{list(meta["modalities"])}, not {missing}')
+        for m in self.modalities:
+            stored = meta['modalities'][m].get('bands')
+            if stored != list(SSL4EO_S12_BANDS[m]):
+                raise ValueError(
+                    f'{path}: modality {m!r} was stored with bands {stored}, '
+                    f'expected {list(SSL4EO_S12_BANDS[m])}')
         self.prescaled = {
             m: spec
             for m, spec in (meta.get('prescaled') or {}).items()

@@ -109,9 +109,9 @@ def make_ssl4eo(root,
 
     Every band file is constant (``band_value``) unless ``random_values``:
     then each location has its own random scene (a level plus a smooth
-    field) that all its seasons and both modalities show, with per-band
-    gains and pixel noise: learnable common content for benchmarks and
-    short training runs.
+    field) that all its seasons and modalities show, with per-band gains
+    (S2 L2A lower than L1C) and pixel noise: learnable common content for
+    benchmarks and short training runs. Any of 's1', 's2c', 's2a'.
     Location 1 is LZW-compressed. Season folders hold a ``metadata.json``.
     """
     rng = np.random.default_rng(seed)
@@ -134,8 +134,9 @@ def make_ssl4eo(root,
                     noise = rng.normal(0, 0.05, (size, size))
                     if m == 's1':  # dB around DeCUR's mean
                         img = (-25 + 20 * field + 5 * noise).astype(np.float32)
-                    else:
-                        img = (3000 * (field + noise) * (1 + 0.1 * b)).clip(
+                    else:  # S2; L2A (surface reflectance) darker than L1C
+                        gain = 2000 if m == 's2a' else 3000
+                        img = (gain * (field + noise) * (1 + 0.1 * b)).clip(
                             0, 10000).astype(np.uint16)
                     assert cv2.imwrite(file, img)
     return root
@@ -205,16 +206,41 @@ def make_geonrw_patches(root, city='bonn', num_patches=24, size=40, seed=0):
     return root
 
 
+# Raw depth of the tiny CMX layout: the scene (in [0, 1]) as millimetres
+# (uint16) or as 0..255 levels (uint8), and a sparse grid of unmeasured
+# pixels (stored 0), as real depth sensors leave.
+CMX_DEPTH_MM = (500., 4000.)  # near, span
+CMX_DEPTH_LEVELS = (20., 200.)
+
+
+def cmx_depth_of(scene, dtype='uint16'):
+    """The raw depth map ``make_cmx_rgbd`` writes for a scene (H×W)."""
+    near, span = CMX_DEPTH_MM if dtype == 'uint16' else CMX_DEPTH_LEVELS
+    depth = np.rint(near + span * scene).astype(dtype)
+    rows, cols = np.mgrid[:scene.shape[0], :scene.shape[1]]
+    depth[(rows % 7 == 3) & (cols % 9 == 4)] = 0  # no measurement
+    return depth
+
+
 def make_cmx_rgbd(root,
                   num_train=8,
                   num_test=4,
                   num_classes=40,
                   size=(48, 64),
-                  seed=0):
+                  seed=0,
+                  depth=None):
     """A tiny NYUDv2/SUN-RGBD in the CMX layout (RGB/, HHA/, Label/,
     train.txt, test.txt) whose labels follow the images: class = the scene
     quantised into ``num_classes`` levels (stored + 1; 0 = void on a
-    border strip), so a segmentor can learn them."""
+    border strip), so a segmentor can learn them.
+
+    ``depth='uint16'`` (millimetres) or ``'uint8'`` also writes the raw
+    depth of every scene as 1-band ``Depth/<name>.png``
+    (:func:`cmx_depth_of`); the other files do not change with it.
+    """
+    if depth not in (None, 'uint16', 'uint8'):
+        raise ValueError(f"depth must be None, 'uint16' or 'uint8', got "
+                         f'{depth!r}')
     rng = np.random.default_rng(seed)
     names = [f'{i:04d}' for i in range(num_train + num_test)]
     for name in names:
@@ -229,6 +255,10 @@ def make_cmx_rgbd(root,
         write(osp.join(root, 'RGB', f'{name}.jpg'), rgb)
         write(osp.join(root, 'HHA', f'{name}.jpg'), hha)
         write(osp.join(root, 'Label', f'{name}.png'), label)
+        if depth is not None:
+            write(
+                osp.join(root, 'Depth', f'{name}.png'),
+                cmx_depth_of(scene, depth))
     with open(osp.join(root, 'train.txt'), 'w') as f:
         f.write('\n'.join(names[:num_train]) + '\n')
     with open(osp.join(root, 'test.txt'), 'w') as f:

@@ -154,10 +154,141 @@ def test_rgbx_missing_files(tmp_path):
 
 
 def test_rgbx_config_errors(tmp_path):
-    with pytest.raises(ValueError, match='depth'):
+    # Known modalities have the layout's suffix; any other needs one.
+    with pytest.raises(ValueError, match=r"img_suffixes.*\['thermal'\]"):
         RGBXDataset(
             str(tmp_path),
-            modality_dirs=dict(rgb='RGB', depth='Depth'),
+            modality_dirs=dict(rgb='RGB', thermal='Thermal'),
             lazy_init=True)
+    with pytest.raises(ValueError, match='non-empty dict'):
+        RGBXDataset(str(tmp_path), modality_dirs={}, lazy_init=True)
     with pytest.raises(ValueError, match='classes'):
         RGBXDataset(str(tmp_path), classes='ade20k', lazy_init=True)
+
+
+# ------------------------------------------------ three modalities: + depth
+def _write_depth(path, value, dtype=np.uint16, shape=(12, 16)):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    assert cv2.imwrite(str(path), np.full(shape, value, dtype))
+
+
+THREE = dict(rgb='RGB', hha='HHA', depth='Depth')
+LOAD3 = dict(
+    type='LoadModalities',
+    modalities=dict(
+        rgb=dict(color_order='rgb', channels=3),
+        hha=dict(color_order='rgb', channels=3),
+        depth=dict(channels=1)))
+
+
+def _cmx3(root, names=('n2', 'n10', 'n1')):
+    _cmx(root, names)
+    for i, name in enumerate(names):
+        _write_depth(root / 'Depth' / f'{name}.png', 1000 + 100 * i)
+
+
+def test_default_modalities_are_todays_two(tmp_path):
+    _sunrgbd(tmp_path)
+    ds = SUNRGBDPretrainDataset(str(tmp_path))
+    assert ds.metainfo['modalities'] == ('rgb', 'hha')
+    assert list(ds.get_data_info(0)['img_paths']) == ['rgb', 'hha']
+    # The older folder arguments still work, but not with modality_dirs.
+    older = SUNRGBDPretrainDataset(
+        str(tmp_path), rgb_dir='sunrgbd_image', depth_dir='sunrgbd_hha')
+    assert older.get_data_info(1) == ds.get_data_info(1)
+    with pytest.raises(ValueError, match='not both'):
+        SUNRGBDPretrainDataset(
+            str(tmp_path), rgb_dir='RGB', modality_dirs=THREE, lazy_init=True)
+    _cmx(tmp_path)
+    rgbx = RGBXDataset(str(tmp_path))
+    assert rgbx.metainfo['modalities'] == ('rgb', 'hha')
+
+
+@pytest.mark.parametrize('order', [THREE, dict(depth='Depth', rgb='RGB')])
+def test_sunrgbd_pretrain_lists_any_modality_set(tmp_path, order):
+    _cmx3(tmp_path)
+    ds = DATASETS.build(
+        dict(
+            type='SUNRGBDPretrainDataset',
+            data_root=str(tmp_path),
+            modality_dirs=order,
+            split_file='train.txt',
+            pipeline=[
+                dict(
+                    LOAD3,
+                    modalities={m: LOAD3['modalities'][m]
+                                for m in order})
+            ]))
+    assert ds.metainfo['modalities'] == tuple(order)
+    assert [ds.get_data_info(i)['name'] for i in range(2)] == ['n2', 'n10']
+    info = ds.get_data_info(1)
+    assert list(info['img_paths']) == list(order)
+    assert info['img_paths'] == {
+        m:
+        str(tmp_path / THREE[m] / ('n10.png' if m == 'depth' else 'n10.jpg'))
+        for m in order
+    }
+    out = ds[1]
+    assert list(out['imgs']) == list(order)
+    depth = out['imgs']['depth']
+    assert depth.dtype == np.uint16 and depth.shape == (12, 16, 1)
+    assert (depth == 1100).all()
+    assert out['value_ranges']['depth'] == (0., 65535.)
+
+
+def test_sunrgbd_pretrain_without_split_lists_the_first_modality(tmp_path):
+    _cmx3(tmp_path)
+    ds = SUNRGBDPretrainDataset(str(tmp_path), modality_dirs=THREE)
+    assert [ds.get_data_info(i)['name']
+            for i in range(len(ds))] == ['n1', 'n10', 'n2']
+
+
+def test_missing_depth_file_is_named_or_skipped(tmp_path):
+    _cmx3(tmp_path)
+    os.remove(tmp_path / 'Depth' / 'n10.png')
+    missing = str(tmp_path / 'Depth' / 'n10.png')
+    with pytest.raises(FileNotFoundError) as e:
+        SUNRGBDPretrainDataset(
+            str(tmp_path), modality_dirs=THREE, split_file='train.txt')
+    msg = str(e.value)
+    assert '1 problem(s) affecting 1 of 2 samples' in msg
+    assert f'{tmp_path / "RGB" / "n10.jpg"} has no depth image' in msg
+    assert f'(tried {missing})' in msg
+    with pytest.raises(FileNotFoundError) as e:
+        RGBXDataset(str(tmp_path), modality_dirs=THREE)
+    assert f'{missing} (depth of \'n10\'' in str(e.value)
+    # Two modalities do not need the depth file.
+    assert len(RGBXDataset(str(tmp_path))) == 2
+    for ds_type, kwargs in (('SUNRGBDPretrainDataset',
+                             dict(split_file='train.txt')), ('RGBXDataset',
+                                                             {})):
+        with pytest.warns(UserWarning, match='1 problem.*skipping'):
+            ds = DATASETS.build(
+                dict(
+                    type=ds_type,
+                    data_root=str(tmp_path),
+                    modality_dirs=THREE,
+                    skip_bad_samples=True,
+                    pipeline=[LOAD3],
+                    **kwargs))
+        assert [d['name'] for d in ds] == ['n2']
+        assert [(p.path, p.kind)
+                for p in ds.problems] == [(missing, 'missing')]
+
+
+def test_corrupt_or_colour_depth_file_is_named(tmp_path):
+    _cmx3(tmp_path)
+    ds = RGBXDataset(str(tmp_path), modality_dirs=THREE, pipeline=[LOAD3])
+    corrupt = tmp_path / 'Depth' / 'n2.png'
+    corrupt.write_bytes(b'\x89PNG truncated')
+    with pytest.raises(OSError, match=f'Cannot decode depth image {corrupt}'):
+        ds[0]
+    # An HHA (3-band) image where the raw depth map should be.
+    colour = tmp_path / 'Depth' / 'n10.png'
+    _write(colour, 7)
+    with pytest.raises(ValueError, match=f'depth image {colour} has 3 band'):
+        ds[1]
+    problems = ds.verify(progress=False)
+    assert sorted((p.path, p.kind)
+                  for p in problems) == sorted([(str(corrupt), 'unreadable'),
+                                                (str(colour), 'bands')])

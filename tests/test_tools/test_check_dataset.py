@@ -94,3 +94,49 @@ def test_geonrw_dem_that_is_not_float(tmp_path):
     assert '364_5620_2_dem.tif holds uint16 data, expected float' in \
         proc.stdout
     assert '364_5620_1_dem.tif' in proc.stdout
+
+
+def test_ssl4eo_third_modality_problems_and_statistics(tmp_path):
+    import importlib.util
+    import shutil
+
+    from mmdecur.datasets.band_stats import save_band_stats
+    from mmdecur.testing.fake_data import make_ssl4eo
+    root = tmp_path / 'ssl4eo3'
+    make_ssl4eo(
+        str(root),
+        patch_ids=('0000001', '0000002', '0000003', '0000004'),
+        modalities=('s1', 's2c', 's2a'))
+    s2a = sorted((root / 's2a' / '0000002').iterdir())
+    (s2a[1] / 'B11.tif').unlink()
+    cv2.imwrite(str(s2a[3] / 'B9.tif'), np.zeros((10, 10), np.uint16))
+    shutil.rmtree(root / 's2a' / '0000004')
+    config = 'configs/decur/sar_optical3_rn50.py'
+    stats_key = 'train_dataloader.dataset.pipeline.1.stats.s2a'
+    absent = tmp_path / 'absent.json'
+    # No L2A statistics yet: listed with the file problems, in one pass.
+    proc = run_check(config, root, f'{stats_key}={absent}')
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    text = proc.stdout
+    assert '4 problem(s)' in text and '1 statistics' in text
+    assert f"[statistics] statistics file of modality 's2a' not found: " \
+        f'{absent}' in text and 'compute_band_stats.py' in text
+    # Problems of the third modality are listed like the others'.
+    assert 'band B11 of s2a location 0000002 is missing' in text
+    assert 'B9.tif is 10x10, expected 44x44' in text
+    assert 'no s2a folder for location 4: missing partner' in text
+    # With statistics, only the file problems remain.
+    stats = tmp_path / 's2a.json'
+    save_band_stats(str(stats), dict(s2a=dict(mean=[1.] * 12, std=[1.] * 12)))
+    spec = importlib.util.spec_from_file_location(
+        'check_dataset', osp.join(ROOT, 'tools/misc/check_dataset.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    _, problems = tool.check(
+        osp.join(ROOT, config),
+        cfg_options={
+            'train_dataloader.dataset.data_root': str(root),
+            stats_key: str(stats)
+        })
+    assert sorted(p.kind for p in problems) == ['missing', 'missing', 'size']
+    assert all('/s2a/' in p.path for p in problems)

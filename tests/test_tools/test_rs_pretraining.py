@@ -50,7 +50,8 @@ def train(config,
           crop_paths,
           dataset='',
           rda='',
-          epochs=12):
+          epochs=12,
+          options=()):
     cfg_text = TINY.format(
         config=osp.join(ROOT, config),
         rda=rda,
@@ -62,7 +63,7 @@ def train(config,
     # patch them through --cfg-options.
     crops = [
         f'train_dataloader.dataset.pipeline.{p}.size=32' for p in crop_paths
-    ]
+    ] + list(options)
     cfg_file = tmp_path / 'tiny.py'
     cfg_file.write_text(cfg_text)
     work_dir = tmp_path / 'work'
@@ -104,6 +105,43 @@ def test_sar_optical_pretraining_lowers_the_loss(tmp_path, config, rda):
         root, ['1.transforms.s1.1', '1.transforms.s2c.1'],
         rda=rda)
     assert_lowered(losses)
+
+
+def test_three_modality_sar_optical_pretraining_lowers_the_loss(tmp_path):
+    # S1 GRD + S2 L1C + S2 L2A: three encoders, every pair in the loss.
+    import importlib.util
+    ids = [f'{i:07d}' for i in range(24)]
+    root = fake_data.make_ssl4eo(
+        str(tmp_path / 'ssl4eo'),
+        patch_ids=ids,
+        modalities=('s1', 's2c', 's2a'),
+        random_values=True)
+    # The L2A statistics come from the data, as a user computes them.
+    spec = importlib.util.spec_from_file_location(
+        'compute_band_stats', osp.join(ROOT,
+                                       'tools/misc/compute_band_stats.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    stats = str(tmp_path / 's2a_band_stats.json')
+    config = 'configs/decur/sar_optical3_rn50.py'
+    tool.main([
+        osp.join(ROOT, config), '--modalities', 's2a', '--out', stats,
+        '--max-samples', '8', '--no-progress', '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}'
+    ])
+    losses = train(
+        config,
+        tmp_path,
+        root, [f'2.transforms.{m}.0' for m in ('s1', 's2c', 's2a')],
+        options=[f'train_dataloader.dataset.pipeline.1.stats.s2a={stats}'])
+    assert_lowered(losses)
+    # Every modality pair has its own logged terms.
+    work = tmp_path / 'work'
+    run = sorted(d for d in os.listdir(work) if d[0].isdigit())[-1]
+    with open(work / run / 'vis_data' / 'scalars.json') as f:
+        keys = set(json.loads(f.readline()))
+    for a, b in (('s1', 's2c'), ('s1', 's2a'), ('s2c', 's2a')):
+        assert any(f'{a}_{b}' in k for k in keys), sorted(keys)
 
 
 def test_rgb_dem_pretraining_lowers_the_loss(tmp_path):

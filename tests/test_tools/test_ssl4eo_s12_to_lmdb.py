@@ -11,7 +11,8 @@ import lmdb
 import numpy as np
 import pytest
 
-from mmdecur.datasets import SSL4EOS12Dataset, SSL4EOS12LMDBDataset
+from mmdecur.datasets import (SSL4EO_S12_BANDS, SSL4EOS12Dataset,
+                              SSL4EOS12LMDBDataset)
 from mmdecur.datasets.errors import (FileContentError, MissingFileError,
                                      UnreadableFileError)
 from mmdecur.datasets.transforms import LoadSeasons, StatsScale
@@ -328,3 +329,152 @@ def test_prescaled_lmdb_refuses_another_scaling(tiny, prescaled, tmp_path):
     with pytest.raises(ValueError, match='no StatsScale'):
         tool.prescale_from_config(
             osp.join(ROOT, 'configs/_base_/datasets/geonrw_pretrain.py'))
+
+
+# Three modalities: S1 GRD + S2 L1C + S2 L2A.
+MODS3 = ('s1', 's2c', 's2a')
+CONFIG3 = osp.join(ROOT, 'configs/decur/sar_optical3_rn50.py')
+
+
+@pytest.fixture(scope='module')
+def scenes3(tmp_path_factory):
+    # Random scenes: resampled 20/60 m bands are not constant, so equality
+    # is a real bit-for-bit check.
+    return data.make_ssl4eo(
+        str(tmp_path_factory.mktemp('ssl4eo3')),
+        patch_ids=('0000005', '0000010', '0000011'),
+        modalities=MODS3,
+        random_values=True)
+
+
+@pytest.fixture(scope='module')
+def s2a_stats(tmp_path_factory):
+    from mmdecur.datasets.band_stats import save_band_stats
+    path = str(tmp_path_factory.mktemp('stats') / 's2a.json')
+    save_band_stats(
+        path,
+        dict(
+            s2a=dict(
+                bands=list(SSL4EO_S12_BANDS['s2a']),
+                mean=[900. + 60 * b for b in range(12)],
+                std=[300. + 20 * b for b in range(12)])))
+    return path
+
+
+def test_three_modality_lmdb_is_bit_identical(scenes3, tmp_path):
+    out = str(tmp_path / 'three.lmdb')
+    stats = tool.convert(scenes3, out, modalities=MODS3, progress=False)
+    assert stats['converted'] == 3 and stats['bad'] == []
+    assert_same_arrays(scenes3, out, MODS3)
+    db = SSL4EOS12LMDBDataset(out, modalities=MODS3)
+    assert db.metainfo['modalities'] == MODS3
+    assert tuple(db.metainfo['bands']['s2a']) == SSL4EO_S12_BANDS['s2a']
+    with open_lmdb(out).begin() as txn:
+        info = json.loads(txn.get(b'__info__'))
+        meta = json.loads(txn.get(b'meta/0000010'))
+    assert list(info['modalities']) == list(MODS3)
+    assert info['modalities']['s2a']['bands'] == list(SSL4EO_S12_BANDS['s2a'])
+    assert meta['season_folders']['s2a'] == data.season_folders('s2a', 1)
+    # Any subset of the stored modalities reads back too.
+    assert_same_arrays(scenes3, out, ('s1', 's2a'))
+
+
+def test_lmdb_location_lacking_the_third_modality(scenes3, tmp_path):
+    import shutil
+    root = str(tmp_path / 'raw')
+    shutil.copytree(scenes3, root)
+    shutil.rmtree(osp.join(root, 's2a', '0000010'))
+    with pytest.warns(UserWarning) as record:
+        stats = tool.convert(
+            root, str(tmp_path / 'a.lmdb'), modalities=MODS3, progress=False)
+    assert any('skipped 1 bad location' in str(w.message) for w in record)
+    assert stats['index'] == ['0000005', '0000011']
+    (pid, problems), = stats['bad']
+    assert pid == '0000010' and 'no s2a folder' in problems[0].message
+    with pytest.raises(MissingFileError, match='no s2a folder'):
+        tool.convert(
+            root, str(tmp_path / 'b.lmdb'), modalities=MODS3, strict=True)
+
+
+def test_prescale_with_three_statistics(scenes3, s2a_stats, tmp_path):
+    out = str(tmp_path / 'three_u8.lmdb')
+    override = f'train_dataloader.dataset.pipeline.1.stats.s2a={s2a_stats}'
+    # The modalities default to the --prescale config's.
+    stats = tool.main([
+        scenes3, out, '--no-progress', '--prescale', CONFIG3, '--cfg-options',
+        override
+    ])
+    assert stats['converted'] == 3
+    scale_cfg = tool.prescale_from_config(
+        CONFIG3,
+        cfg_options={
+            'train_dataloader.dataset.pipeline.1.stats.s2a': s2a_stats
+        })
+    scale = tool.build_scaler(scale_cfg)
+    db = SSL4EOS12LMDBDataset(out, modalities=MODS3)
+    assert set(db.prescaled) == set(MODS3)
+    assert db.prescaled['s2a']['mean'] == [900. + 60 * b for b in range(12)]
+    assert db.prescaled['s2c'] == scale.spec('s2c')
+    raw = SSL4EOS12Dataset(scenes3, modalities=MODS3)
+    reader = LoadSeasons(MODS3)
+    for i in range(len(raw)):
+        a, b = raw.get_data_info(i), db.get_data_info(i)
+        for m in MODS3:
+            for k in range(4):
+                stored = reader.read(b, m, k)
+                assert stored.dtype == np.uint8
+                assert np.array_equal(stored,
+                                      scale.apply(m, reader.read(a, m, k)))
+    # The three-modality training pipeline gives identical samples from the
+    # GeoTIFFs, a raw-value LMDB and the pre-scaled one.
+    raw_lmdb = str(tmp_path / 'three.lmdb')
+    tool.convert(scenes3, raw_lmdb, modalities=MODS3, progress=False)
+    from mmengine.config import Config
+    cfg = Config.fromfile(CONFIG3)
+    cfg.merge_from_dict(
+        {'train_dataloader.dataset.pipeline.1.stats.s2a': s2a_stats},
+        allow_list_keys=True)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    for view in pipeline[2]['transforms'].values():
+        view[0]['size'] = 24  # RandomResizedCropND
+    outs = []
+    for type_, root in (('SSL4EOS12Dataset', scenes3),
+                        ('SSL4EOS12LMDBDataset', out), ('SSL4EOS12LMDBDataset',
+                                                        raw_lmdb)):
+        ds = DATASETS.build(
+            dict(
+                type=type_,
+                data_root=root,
+                modalities=MODS3,
+                pipeline=pipeline))
+        np.random.seed(11)
+        outs.append([ds[i]['inputs'] for i in range(len(ds))])
+    for a, b, c in zip(*outs):
+        for m in MODS3:
+            assert len(a[m]) == 2
+            for va, vb, vc in zip(a[m], b[m], c[m]):
+                assert va.shape[0] == len(SSL4EO_S12_BANDS[m])
+                assert (va == vb).all() and (va == vc).all()
+
+
+def test_prescale_refuses_statistics_of_another_band_count(scenes3, tmp_path):
+    from mmdecur.datasets.band_stats import StatisticsError, save_band_stats
+    wrong = str(tmp_path / 'l1c_as_l2a.json')
+    save_band_stats(wrong, dict(s2a=dict(mean=[1.] * 13, std=[1.] * 13)))
+    with pytest.raises(StatisticsError) as e:
+        tool.main([
+            scenes3,
+            str(tmp_path / 'x.lmdb'), '--no-progress', '--prescale', CONFIG3,
+            '--cfg-options',
+            f'train_dataloader.dataset.pipeline.1.stats.s2a={wrong}'
+        ])
+    assert wrong in str(e.value) and "'s2a'" in str(e.value)
+    assert '13 bands, but its data has 12' in str(e.value)
+    # Without the statistics file, the error says how to compute it.
+    with pytest.raises(StatisticsError, match='compute_band_stats.py'):
+        tool.main([
+            scenes3,
+            str(tmp_path / 'y.lmdb'), '--no-progress', '--prescale', CONFIG3,
+            '--cfg-options', 'train_dataloader.dataset.pipeline.1.stats.s2a='
+            f'{tmp_path}/absent.json'
+        ])

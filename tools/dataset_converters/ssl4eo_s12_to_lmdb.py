@@ -40,8 +40,10 @@ Patch ids are the raw folder names (7 or 6 digits). Re-running the same
 command skips complete locations, so an interrupted conversion resumes.
 Bad locations (missing partner or band file, wrong band size, unreadable
 file) are skipped with a warning and counted, or stop the run with
-``--strict``. Full SSL4EO-S12 s1+s2c takes ~9.5 MB per location (2.4 TB):
-``--map-size`` must exceed that (it only reserves address space on Linux).
+``--strict``. Full SSL4EO-S12 s1+s2c takes ~9.5 MB per location (2.4 TB;
+with s2a ~16.2 MB, 4.1 TB; pre-scaled 4.2 MB and 7.5 MB per location):
+``--map-size`` must exceed that (it only reserves address space on Linux;
+use ``--map-size 5T`` for raw s1+s2c+s2a).
 
 Example::
 
@@ -51,6 +53,11 @@ Example::
     python tools/dataset_converters/ssl4eo_s12_to_lmdb.py \\
         data/ssl4eo-s12 data/ssl4eo-s12/s1_s2c_uint8.lmdb --num-workers 16 \\
         --prescale configs/_base_/datasets/ssl4eo_s12.py
+    # three modalities (S1, S2 L1C, S2 L2A), each with its own statistics
+    # (the modalities default to the --prescale config's)
+    python tools/dataset_converters/ssl4eo_s12_to_lmdb.py \\
+        data/ssl4eo-s12 data/ssl4eo-s12/ssl4eo_s12_s1_s2c_s2a_uint8.lmdb \\
+        --num-workers 16 --prescale configs/decur/sar_optical3_rn50.py
 """
 import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse
@@ -61,6 +68,7 @@ import sys
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 
 from mmdecur.datasets.errors import (DataFileError, DataProblem,
@@ -112,14 +120,37 @@ def _find_transforms(node, type_name: str) -> List[dict]:
     return found
 
 
+def _load_config(config: str, cfg_options: Optional[dict] = None):
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def modalities_from_config(config: str,
+                           dataloader: str = 'train_dataloader',
+                           cfg_options: Optional[dict] = None) -> tuple:
+    """The modalities of a config's dataset, in order."""
+    cfg = _load_config(config, cfg_options)
+    mods = cfg.get(dataloader, {}).get('dataset', {}).get('modalities')
+    if not mods:
+        raise ValueError(f'{config}: {dataloader}.dataset names no '
+                         'modalities; give --modalities')
+    return (mods, ) if isinstance(mods, str) else tuple(mods)
+
+
 def prescale_from_config(config: str,
-                         dataloader: str = 'train_dataloader') -> dict:
+                         dataloader: str = 'train_dataloader',
+                         cfg_options: Optional[dict] = None) -> dict:
     """The one ``StatsScale`` of a config's dataset pipeline.
 
     Args:
         config (str): Config file path.
         dataloader (str): Dataloader whose pipeline is searched. Defaults to
             'train_dataloader'.
+        cfg_options (dict, optional): Overrides of the config (e.g. the
+            path of a stats file). Defaults to None.
 
     Returns:
         dict: The StatsScale transform config.
@@ -127,8 +158,7 @@ def prescale_from_config(config: str,
     Raises:
         ValueError: No StatsScale, or several that differ.
     """
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
+    cfg = _load_config(config, cfg_options)
     pipeline = cfg.get(dataloader, {}).get('dataset', {}).get('pipeline')
     found = _find_transforms(pipeline, 'StatsScale')
     if not found:
@@ -208,6 +238,9 @@ def _check_info(txn,
         if not covered:
             raise ValueError(f'--prescale: the StatsScale {prescale} scales '
                              f'none of the modalities {list(modalities)}')
+        for m in covered:  # before any location is read
+            scaler.check_bands(m, len(SSL4EO_S12_BANDS[m]),
+                               SSL4EO_S12_BANDS[m])
         info['prescaled'] = {m: scaler.spec(m) for m in covered}
     raw = txn.get(LMDB_INFO_KEY.encode())
     if raw is None:
@@ -382,9 +415,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--modalities',
         nargs='+',
-        default=['s1', 's2c'],
         choices=sorted(SSL4EO_S12_BANDS),
-        help='modalities to store')
+        help='modalities to store (default: those of the --prescale '
+        'config\'s dataset, else s1 s2c)')
     parser.add_argument(
         '--num-workers', type=int, default=0, help='reader processes')
     parser.add_argument(
@@ -410,19 +443,39 @@ def parse_args(argv=None):
         metavar='CONFIG',
         help='store the seasons scaled by the StatsScale of this config\'s '
         'training pipeline (e.g. configs/_base_/datasets/ssl4eo_s12.py)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides of the --prescale config, e.g. '
+        'train_dataloader.dataset.pipeline.1.stats.s2a=FILE')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.cfg_options and not args.prescale:
+        sys.exit('--cfg-options applies to the --prescale config; give one')
     prescale = None
+    modalities = args.modalities
     if args.prescale:
-        prescale = prescale_from_config(args.prescale)
+        prescale = prescale_from_config(
+            args.prescale, cfg_options=args.cfg_options)
+        if modalities is None:
+            modalities = modalities_from_config(
+                args.prescale, cfg_options=args.cfg_options)
+        scaled = [m for m in modalities if m in (prescale.get('stats') or {})]
+        raw = [m for m in modalities if m not in scaled]
+        print(f'storing {list(modalities)}: pre-scaled {scaled}' +
+              (f', raw values {raw} (no statistics in the StatsScale)'
+               if raw else ''))
+    if modalities is None:
+        modalities = ('s1', 's2c')
     try:
         stats = convert(
             args.root,
             args.out,
-            modalities=args.modalities,
+            modalities=modalities,
             num_workers=args.num_workers,
             map_size=args.map_size,
             patch_ids=args.patch_ids,

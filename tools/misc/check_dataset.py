@@ -4,7 +4,11 @@
 Reads all samples of ``<split>_dataloader.dataset`` with the dataset's own
 readers and lists, in one pass, every missing, unreadable or mismatched file
 (wrong size, band count or dtype, missing partner modality), with counts per
-kind. Exit status 1 if anything is wrong.
+kind. Exit status 1 if anything is wrong. Files are read with the
+pipeline's loading steps only, so data can be checked before its
+statistics exist; a pipeline that cannot be built from the config (e.g. a
+modality without statistics, or a stats file of another band count) is
+listed as a ``[statistics]`` or ``[pipeline]`` problem.
 
     python tools/misc/check_dataset.py configs/decur/sar_optical_rn50.py \
         --cfg-options train_dataloader.dataset.data_root=/data/ssl4eo-s12
@@ -19,6 +23,8 @@ from collections import Counter
 from mmengine.config import DictAction
 
 from mmdecur.apis import load_config
+from mmdecur.datasets.band_stats import StatisticsError
+from mmdecur.datasets.errors import DataProblem
 from mmdecur.registry import DATASETS
 
 
@@ -43,6 +49,12 @@ def check(config, split='train', max_samples=None, cfg_options=None):
     dataset_cfg = dict(loader['dataset'])
     # Collect listing problems instead of stopping at them.
     dataset_cfg['skip_bad_samples'] = True
+    pipeline = list(dataset_cfg.get('pipeline') or [])
+    # Reading needs only the steps up to the last loading one (all that the
+    # dataset's check_info runs); the rest is built separately below.
+    last = max((i for i, t in enumerate(pipeline) if _is_loading(t)),
+               default=-1)
+    dataset_cfg['pipeline'] = pipeline[:last + 1]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         dataset = DATASETS.build(dataset_cfg)
@@ -53,7 +65,39 @@ def check(config, split='train', max_samples=None, cfg_options=None):
         min(max_samples, len(dataset)))
     print(f'checking {type(dataset).__name__} at {dataset.data_root} '
           f'({split}, {len(dataset)} readable samples listed)')
-    return dataset, dataset.verify(indices)
+    return dataset, pipeline_problems(dataset,
+                                      pipeline) + dataset.verify(indices)
+
+
+def _is_loading(transform) -> bool:
+    name = (
+        transform.get('type', '')
+        if isinstance(transform, dict) else type(transform).__name__)
+    return str(name).split('.')[-1].startswith('Load')
+
+
+def pipeline_problems(dataset, pipeline) -> list:
+    """Why the config's full pipeline cannot serve the dataset, if it cannot.
+
+    Args:
+        dataset: The dataset (built with its loading steps only).
+        pipeline (list): The config's pipeline.
+
+    Returns:
+        list[DataProblem]: Empty, or one ``statistics`` / ``pipeline``
+        problem.
+    """
+    from mmdecur.datasets.transforms import build_pipeline
+    try:
+        built = build_pipeline(pipeline).transforms
+        check = getattr(dataset, 'check_pipeline', None)
+        if check is not None:
+            check(built)
+    except StatisticsError as e:
+        return [DataProblem(e.path, 'statistics', str(e))]
+    except (ValueError, KeyError, TypeError) as e:
+        return [DataProblem(None, 'pipeline', f'the pipeline: {e}')]
+    return []
 
 
 def main():

@@ -2,9 +2,9 @@
 """Write a tiny dataset in a released layout, for smoke runs and demos.
 
     python tools/misc/make_tiny_dataset.py cmx data/tiny_nyudv2 \
-        --num-classes 40
+        --num-classes 40 [--depth uint16]
     python tools/misc/make_tiny_dataset.py geonrw data/tiny_geonrw
-    python tools/misc/make_tiny_dataset.py ssl4eo data/tiny_ssl4eo
+    python tools/misc/make_tiny_dataset.py ssl4eo data/tiny_ssl4eo  # +s2a
     python tools/misc/make_tiny_dataset.py bigearthnet data/tiny_bigearthnet
 
 The images are random scenes whose labels follow them (BigEarthNet:
@@ -23,14 +23,25 @@ def main():
         'kind', choices=['cmx', 'geonrw', 'ssl4eo', 'bigearthnet'])
     parser.add_argument('out')
     parser.add_argument('--num-classes', type=int, default=40, help='cmx only')
+    parser.add_argument(
+        '--depth',
+        choices=['uint16', 'uint8'],
+        help='cmx only: also write raw depth, Depth/<name>.png')
     parser.add_argument('--num-samples', type=int, default=12)
+    parser.add_argument(
+        '--modalities',
+        nargs='+',
+        default=['s1', 's2c', 's2a'],
+        choices=['s1', 's2c', 's2a'],
+        help='ssl4eo only: modality folders to write')
     args = parser.parse_args()
     if args.kind == 'cmx':
         fake_data.make_cmx_rgbd(
             args.out,
             num_train=args.num_samples - args.num_samples // 3,
             num_test=args.num_samples // 3,
-            num_classes=args.num_classes)
+            num_classes=args.num_classes,
+            depth=args.depth)
     elif args.kind == 'geonrw':
         fake_data.make_geonrw_patches(
             args.out, city='bonn', num_patches=args.num_samples)
@@ -49,6 +60,7 @@ def main():
         fake_data.make_ssl4eo(
             args.out,
             patch_ids=[f'{i:07d}' for i in range(args.num_samples)],
+            modalities=tuple(args.modalities),
             random_values=True)
     print(f'wrote a tiny {args.kind} dataset to {args.out}')
 

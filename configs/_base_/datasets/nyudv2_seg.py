@@ -22,6 +22,8 @@ data_root = 'data/nyudv2'
 classes = 'nyudv2'
 num_classes = 40
 crop_size = (480, 640)  # (H, W)
+# Folder per modality (the fcn/*_rgb_hha_depth.py configs add depth='Depth').
+modality_dirs = dict(rgb='RGB', hha='HHA')
 
 data_preprocessor = dict(
     type='MultiModalSegDataPreProcessor',
@@ -52,6 +54,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         split='train',
+        modality_dirs=modality_dirs,
         classes=classes,
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -65,6 +68,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         split='test',
+        modality_dirs=modality_dirs,
         classes=classes,
         test_mode=True,
         pipeline=test_pipeline))

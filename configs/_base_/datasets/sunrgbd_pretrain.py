@@ -25,6 +25,17 @@ hha_view = [
     dict(type='RandomResizedCropND', size=crop_size, scale=(0.5, 1.0)),
     dict(type='RandomFlipND', prob=0.5, direction='horizontal'),
 ]
+# Raw depth, for the configs with a third modality (RGB + HHA + depth; not
+# used here): ONE band, read as stored (uint16 millimetres or uint8), scaled
+# per image to the 1st-99th percentile of its measured pixels -> 1..255
+# (0 = no measurement, as stored; DepthScale documents a fixed-range
+# alternative), in pretraining and transfer alike. Its mean/std assume a
+# roughly uniform spread over [0, 255]. Geometric ops only, like HHA.
+depth_reader = dict(channels=1)
+depth_scale = dict(
+    type='DepthScale', modalities='depth', mode='percentile', low=1, high=99)
+depth_norm = dict(mean=[127.5], std=[64.0])
+depth_view = [depth_scale] + hha_view
 train_pipeline = [
     dict(
         type='LoadModalities',
@@ -49,6 +60,5 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        rgb_dir='sunrgbd_image',
-        depth_dir='sunrgbd_hha',
+        modality_dirs=dict(rgb='sunrgbd_image', hha='sunrgbd_hha'),
         pipeline=train_pipeline))

@@ -1,6 +1,7 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 from .augment import (ColorJitterND, GaussianBlurND, RandomGrayscaleND,
                       SolarizeND)
+from .depth import DepthScale
 from .formatting import (PackMultiModalClsInputs, PackMultiModalInputs,
                          PackMultiModalSegInputs)
 from .geometric import (CenterCropND, RandomCropND, RandomFlipND,
@@ -16,8 +17,8 @@ __all__ = [
     'LoadModalities', 'MultiModalMultiView', 'build_pipeline',
     'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
     'ColorJitterND', 'RandomGrayscaleND', 'GaussianBlurND', 'SolarizeND',
-    'PackMultiModalInputs', 'StatsScale', 'PercentileScale', 'LoadBands',
-    'read_bands', 'read_image', 'LoadSegLabel', 'RandomResizeND',
+    'PackMultiModalInputs', 'StatsScale', 'PercentileScale', 'DepthScale',
+    'LoadBands', 'read_bands', 'read_image', 'LoadSegLabel', 'RandomResizeND',
     'RandomCropND', 'PackMultiModalSegInputs', 'cmx_label_to_train_id',
     'PackMultiModalClsInputs'
 ]

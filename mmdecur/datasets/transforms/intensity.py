@@ -7,14 +7,15 @@ photometric augmentations see a known value range. Each transform acts on
 the modalities it is configured for that are present in ``imgs``, so it can
 sit in a per-modality view pipeline or before the multi-view step.
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
+from ..band_stats import StatisticsError, compute_hint, load_band_stats
 
-__all__ = ['StatsScale', 'PercentileScale', 'OUT_RANGES']
+__all__ = ['StatsScale', 'PercentileScale', 'OUT_RANGES', 'StatisticsError']
 
 OUT_RANGES = dict(uint8=(0., 255.), float32=(0., 1.))
 
@@ -34,7 +35,8 @@ def _full_shape(results: dict, name: str) -> Tuple[int, int]:
     ori = results.get('ori_shape')
     if isinstance(ori, dict) and name in ori:
         return tuple(ori[name][:2])
-    return results['imgs'][name].shape[:2]
+    img = results['imgs'][name]
+    return (img[0] if isinstance(img, (list, tuple)) else img).shape[:2]
 
 
 def _check_out_dtype(out_dtype: str) -> str:
@@ -65,9 +67,19 @@ class StatsScale(BaseTransform):
     did exactly this op on the same full image); otherwise a ValueError
     says what differs.
 
+    Statistics come inline or from a stats file written by
+    ``tools/misc/compute_band_stats.py`` (e.g. S2 L2A, for which DeCUR
+    published none); a modality given None, a missing file, or a file
+    without that modality is a :class:`StatisticsError` naming the
+    modality and saying how to compute them. :meth:`check_bands` (called
+    by datasets that know their bands) refuses statistics of another band
+    count, naming the file.
+
     Args:
-        stats (dict): Modality name -> ``dict(mean=[...], std=[...])``, one
-            value per band in the data's band order.
+        stats (dict): Modality name -> ``dict(mean=[...], std=[...])`` (one
+            value per band in the data's band order; an optional ``bands``
+            list names them), or the path of a stats file holding that
+            modality.
         num_std (float): k. Defaults to 2.
         out_dtype (str): ``'uint8'`` or ``'float32'``. Defaults to 'uint8'.
         percentile_clip (tuple, optional): Per-image, per-band
@@ -75,24 +87,82 @@ class StatsScale(BaseTransform):
     """
 
     def __init__(self,
-                 stats: Dict[str, dict],
+                 stats: Dict[str, Union[dict, str, None]],
                  num_std: float = 2.,
                  out_dtype: str = 'uint8',
                  percentile_clip: Optional[Tuple[float, float]] = None):
         self.stats = {}
+        #: Modality -> the stats file its statistics came from (None:
+        #: inline).
+        self.sources: Dict[str, Optional[str]] = {}
+        #: Modality -> band names of its statistics, where known.
+        self.band_names: Dict[str, Optional[Tuple[str, ...]]] = {}
         for name, cfg in stats.items():
+            source = cfg if isinstance(cfg, str) else None
+            if cfg is None:
+                raise StatisticsError(
+                    f'StatsScale: no statistics for modality {name!r}; ' +
+                    compute_hint(name), name)
+            if source is not None:
+                cfg = load_band_stats(source, name)
+            if not isinstance(cfg, Mapping) or 'mean' not in cfg or \
+                    'std' not in cfg:
+                raise StatisticsError(
+                    f'StatsScale: statistics of modality {name!r} must be '
+                    'dict(mean=[...], std=[...]) or a stats file path, got '
+                    f'{cfg!r}', name)
             mean = np.asarray(cfg['mean'], np.float64)
             std = np.asarray(cfg['std'], np.float64)
-            if mean.ndim != 1 or mean.shape != std.shape or (std <= 0).any():
-                raise ValueError(
-                    f'StatsScale: modality {name!r} needs mean and std with '
-                    'one positive std per band')
+            where = f' (from {source})' if source else ''
+            if mean.ndim != 1 or mean.shape != std.shape or \
+                    not np.isfinite(mean).all() or not (std > 0).all():
+                raise StatisticsError(
+                    f'StatsScale: modality {name!r}{where} needs finite '
+                    'means and one positive std per band, got mean '
+                    f'{mean.tolist()}, std {std.tolist()}', name, source)
+            bands = cfg.get('bands')
             self.stats[name] = (mean, std)
+            self.sources[name] = source
+            self.band_names[name] = None if bands is None else tuple(
+                str(b) for b in bands)
         self.num_std = float(num_std)
         self.out_dtype = _check_out_dtype(out_dtype)
         self.percentile_clip = percentile_clip
         self._luts: Dict[tuple, np.ndarray] = {}
         self._specs: Dict[str, dict] = {}
+
+    def check_bands(self,
+                    name: str,
+                    num_bands: int,
+                    band_names: Optional[Sequence[str]] = None) -> None:
+        """Refuse statistics that do not fit a modality's bands.
+
+        Args:
+            name (str): A configured modality.
+            num_bands (int): Bands of its data.
+            band_names (Sequence[str], optional): Their names; compared with
+                the statistics' names where both are known.
+
+        Raises:
+            StatisticsError: Another band count (or other band names); the
+                message names the modality and the stats file.
+        """
+        mean, _ = self.stats[name]
+        source = self.sources.get(name)
+        where = f'the statistics file {source}' if source else \
+            'the inline statistics'
+        if mean.size != num_bands:
+            raise StatisticsError(
+                f'StatsScale: {where} of modality {name!r} give '
+                f'{mean.size} bands, but its data has {num_bands}' +
+                (f' ({list(band_names)})' if band_names else ''), name, source)
+        known = self.band_names.get(name)
+        if band_names is not None and known is not None and \
+                tuple(known) != tuple(band_names):
+            raise StatisticsError(
+                f'StatsScale: {where} of modality {name!r} are for bands '
+                f'{list(known)}, but its data has {list(band_names)}', name,
+                source)
 
     def spec(self, name: str) -> dict:
         """What this transform does to modality ``name``, JSON-serialisable.
@@ -143,9 +213,11 @@ class StatsScale(BaseTransform):
         mean, std = self.stats[name]
         bands = img.shape[-1]
         if bands != mean.size:
-            raise ValueError(
+            source = self.sources.get(name)
+            raise StatisticsError(
                 f'StatsScale: {name} image {path} has {bands} bands but '
-                f'{mean.size} mean/std values are configured')
+                f'{mean.size} mean/std values are configured' +
+                (f' (in {source})' if source else ''), name, source)
         if self.percentile_clip is None and img.dtype in (np.uint8, np.uint16):
             # 8/16-bit data: a per-band lookup table, ~10x faster than the
             # arithmetic on S2's 13 x 264 x 264 digital numbers.
@@ -161,7 +233,32 @@ class StatsScale(BaseTransform):
         x /= 2 * self.num_std * std
         return _finish(x, self.out_dtype)
 
+    def _scale(self, results: dict, name: str, img: np.ndarray, path,
+               done: Optional[dict]) -> np.ndarray:
+        if done is None:
+            return self.apply(name, img, path)
+        if img.shape[:2] != _full_shape(results, name):
+            raise ValueError(
+                f'StatsScale: the {name} data ({path}) was scaled at '
+                'conversion, on the full image; here it comes after a '
+                'resize or crop, where scaling would give other values. Put '
+                'StatsScale first in the view pipeline, or use a raw-value '
+                'conversion.')
+        if done != self.spec(name):
+            raise ValueError(
+                f'StatsScale: the {name} data ({path}) was already scaled '
+                f'when converted, with {done}, but the pipeline asks for '
+                f'{self.spec(name)}. Convert again with this config '
+                '(--prescale), or use a raw-value conversion.')
+        return img
+
     def transform(self, results: dict) -> dict:
+        """Scale the configured modalities present in ``imgs``.
+
+        A modality may hold one image or a list of per-view images (as
+        :class:`LoadSeasons` gives before :class:`MultiModalMultiView`):
+        each is scaled, an image shared by several views once.
+        """
         imgs = dict(results['imgs'])
         ranges = dict(results.get('value_ranges') or {})
         paths = results.get('img_paths') or {}
@@ -170,22 +267,19 @@ class StatsScale(BaseTransform):
             if name not in imgs:
                 continue
             done = prescaled.get(name)
-            if done is None:
-                imgs[name] = self.apply(name, imgs[name], paths.get(name))
-            elif imgs[name].shape[:2] != _full_shape(results, name):
-                raise ValueError(
-                    f'StatsScale: the {name} data ({paths.get(name)}) was '
-                    'scaled at conversion, on the full image; here it comes '
-                    'after a resize or crop, where scaling would give other '
-                    'values. Put StatsScale first in the view pipeline, or '
-                    'use a raw-value conversion.')
-            elif done != self.spec(name):
-                raise ValueError(
-                    f'StatsScale: the {name} data ({paths.get(name)}) was '
-                    f'already scaled when converted, with {done}, but the '
-                    f'pipeline asks for {self.spec(name)}. Convert again '
-                    'with this config (--prescale), or use a raw-value '
-                    'conversion.')
+            img, path = imgs[name], paths.get(name)
+            if isinstance(img, (list, tuple)):
+                view_paths = (
+                    path if isinstance(path,
+                                       (list, tuple)) else [path] * len(img))
+                scaled: Dict[int, np.ndarray] = {}
+                for view, view_path in zip(img, view_paths):
+                    if id(view) not in scaled:
+                        scaled[id(view)] = self._scale(results, name, view,
+                                                       view_path, done)
+                imgs[name] = [scaled[id(view)] for view in img]
+            else:
+                imgs[name] = self._scale(results, name, img, path, done)
             ranges[name] = OUT_RANGES[self.out_dtype]
         results['imgs'] = imgs
         results['value_ranges'] = ranges

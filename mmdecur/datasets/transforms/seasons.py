@@ -186,8 +186,14 @@ class LoadSeasons(BaseTransform):
       modality"), so the two views of a modality, and the two modalities of
       a view, usually come from different dates;
     - ``'same'``: each view draws one season index shared by all
-      modalities (season ``k`` of S1 is paired with season ``k`` of S2);
-    - ``'first'``: always season 0, for deterministic evaluation.
+      modalities (season ``k`` of S1 is paired with season ``k`` of S2 L1C
+      and of S2 L2A); the modalities must have the same number of seasons
+      (else a :class:`FileContentError` naming the location);
+    - ``'first'``: always season 0 of every modality, for deterministic
+      evaluation.
+
+    Every policy is defined for any number of modalities; draws are made
+    view by view, in the order of ``modalities``.
 
     Draws use numpy's global RNG (seeded per worker by MMEngine). A season
     drawn by several views is read once.
@@ -261,7 +267,15 @@ class LoadSeasons(BaseTransform):
             if self.season == 'first':
                 ks = {m: 0 for m in self.modalities}
             elif self.season == 'same':
-                k = int(np.random.randint(min(counts.values())))
+                if len(set(counts.values())) > 1:
+                    seasons = results['seasons'][self.modalities[0]]
+                    where = seasons[0].get('folder') if seasons else None
+                    raise FileContentError(
+                        f'LoadSeasons(season=\'same\'): location '
+                        f'{results.get("patch_id")} has season counts '
+                        f'{counts}; one shared season index needs the same '
+                        'count in every modality', where, 'seasons')
+                k = int(np.random.randint(counts[self.modalities[0]]))
                 ks = {m: k for m in self.modalities}
             else:
                 ks = {
