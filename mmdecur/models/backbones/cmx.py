@@ -24,7 +24,9 @@ class CMXBackbone(BaseModule):
     rectified outputs feed stage ``i + 1`` of each stream, and through
     ``ffms[i]`` (:class:`FeatureFusionModule`), whose fused map is output
     ``i``. For transfer, a DeCUR checkpoint's per-modality MiT weights go to
-    ``encoders.<modality>.*`` unchanged, and
+    ``encoders.<modality>.*`` unchanged (``decur_to_downstream.py`` picks
+    the two streams of a checkpoint with more modalities by name or
+    ``--map``, e.g. ``--map depth=hha``), and
     :func:`~mmdecur.models.utils.checkpoint_mapping.cmx_official_to_mmdecur`
     imports whole official CMX checkpoints.
 

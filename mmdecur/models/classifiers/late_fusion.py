@@ -4,10 +4,13 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
+from mmdecur.models.utils.modality_drop import (blank_modalities,
+                                                parse_drop_modalities)
 from mmdecur.models.utils.shape_check import ShapeCheckedLoadMixin
 from mmdecur.registry import MODELS
 
@@ -33,8 +36,11 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
     (SSL4EO-S12 ``'s2c'``, BigEarthNet ``'s2'``), ``pretrained_modalities``
     maps it: while loading, ``backbones.<pretrained name>.*`` becomes
     ``backbones.<modality>.*`` unless the checkpoint already holds
-    ``backbones.<modality>.*`` (a checkpoint of this classifier). Projectors
-    and unused encoders of the checkpoint are left to MMEngine (reported as
+    ``backbones.<modality>.*`` (a checkpoint of this classifier); each
+    rename is logged. A checkpoint may have more modalities than the
+    classifier (e.g. SSL4EO-S12 ``s1``/``s2c``/``s2a``): the mapping picks
+    the encoders, e.g. ``dict(s2='s2a')`` for the L2A one. Projectors and
+    unused encoders of the checkpoint are left to MMEngine (reported as
     unexpected keys). Errors, instead of MMEngine's warnings:
 
     - a tensor whose shape does not fit (e.g. a 13-band ``conv1`` into the
@@ -44,6 +50,14 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
     **Linear probing** (``frozen=True``): the encoders get no gradients and
     stay in eval mode (BatchNorm statistics are the pretrained ones); only
     the head trains. Otherwise everything is fine-tuned.
+
+    **Modality-missing evaluation** (``test_cfg=dict(drop_modalities=[...])``):
+    in :meth:`predict` (the val and test loops) each named modality's input
+    is replaced by a constant image: 0 after normalisation, or the value of
+    ``dict(s1=0.5)`` (normalised units; 0.5 is the band mean under the
+    ``StatsScale`` pipelines of SSL4EO-S12/BigEarthNet, whose preprocessor
+    only divides by 255). See :mod:`mmdecur.models.utils.modality_drop`.
+    ``loss`` and ``'tensor'`` mode never drop anything.
 
     Args:
         backbone (dict): One backbone config (with ``type``), built once per
@@ -58,7 +72,12 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
         frozen (bool): Linear probing. Defaults to False.
         pretrained_modalities (dict, optional): Modality -> its name in the
             pretraining checkpoint, for those that differ (e.g.
-            ``dict(s2='s2c')``). Defaults to None (same names).
+            ``dict(s2='s2c')``). Keys may be modalities of the data
+            preprocessor that this classifier does not use (single-modality
+            configs inherit the fused one's); others are an error.
+            Defaults to None (same names).
+        test_cfg (dict, optional): ``drop_modalities``, see above.
+            Defaults to None.
         data_preprocessor (dict | nn.Module, optional): Defaults to None.
         init_cfg (dict, optional): E.g. ``dict(type='Pretrained',
             checkpoint=...)``. Defaults to None.
@@ -71,6 +90,7 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
                  in_channels: Optional[Mapping[str, int]] = None,
                  frozen: bool = False,
                  pretrained_modalities: Optional[Mapping[str, str]] = None,
+                 test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):
@@ -90,6 +110,21 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
             raise ValueError(f'modalities must be distinct names, got '
                              f'{self.modalities}')
         self.pretrained_modalities = dict(pretrained_modalities or {})
+        unknown = [
+            m for m in self.pretrained_modalities
+            if m not in self.modalities and m not in (data_modalities or ())
+        ]
+        if unknown:
+            raise KeyError(f'pretrained_modalities names modality(ies) '
+                           f'{unknown} that neither the classifier '
+                           f'({self.modalities}) nor its data preprocessor '
+                           f'({data_modalities}) has')
+        self.test_cfg = dict(test_cfg or {})
+        unknown = sorted(set(self.test_cfg) - {'drop_modalities'})
+        if unknown:
+            raise KeyError(f'LateFusionClassifier: unknown test_cfg keys '
+                           f'{unknown} (known: drop_modalities)')
+        self._dropped_modalities()  # bad names fail when the model is built
         self.backbones = nn.ModuleDict({
             m:
             MODELS.build(self._backbone_cfg(backbone, m, in_channels))
@@ -133,6 +168,11 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
                     f"in_channels={cfg['in_channels']}")
         return cfg
 
+    def _dropped_modalities(self) -> dict:
+        return parse_drop_modalities(
+            self.test_cfg.get('drop_modalities'), self.modalities,
+            type(self).__name__)
+
     def train(self, mode: bool = True) -> 'LateFusionClassifier':
         super().train(mode)
         if self.frozen:
@@ -168,6 +208,10 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
                 new = f'{prefix}backbones.{m}.{key[len(old):]}'
                 state_dict[new] = state_dict.pop(key)
             notes.append(f'checkpoint encoder {src!r} -> {m!r}')
+        if notes:
+            print_log(
+                'LateFusionClassifier: loaded ' + '; '.join(notes),
+                logger='current')
         return notes
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
@@ -224,4 +268,7 @@ class LateFusionClassifier(ShapeCheckedLoadMixin, BaseModel):
             inputs: Mapping[str, Tensor],
             data_samples: Optional[List[DataSample]] = None
     ) -> List[DataSample]:
+        fills = self._dropped_modalities()
+        if fills:
+            inputs = blank_modalities(inputs, fills)
         return self.head.predict((self.extract_feat(inputs), ), data_samples)

@@ -7,6 +7,8 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from mmdecur.models.utils.modality_drop import (blank_modalities,
+                                                parse_drop_modalities)
 from mmdecur.models.utils.shape_check import ShapeCheckedLoadMixin
 from mmdecur.registry import MODELS
 
@@ -30,7 +32,16 @@ class MultiModalEncoderDecoder(ShapeCheckedLoadMixin, EncoderDecoder):
       every window is cut from every modality at the same place;
     - ``test_cfg.tta=dict(scales=(0.75, 1.0, 1.25), flip=True)``:
       multi-scale + horizontal-flip test-time augmentation, averaging the
-      softmax probabilities of all passes (each at the input's resolution).
+      softmax probabilities of all passes (each at the input's resolution);
+    - ``test_cfg.drop_modalities=['hha']``: modality-missing evaluation. In
+      :meth:`predict` (the val and test loops) each named modality's input
+      is replaced by its mean image, i.e. zeros after the data
+      preprocessor's normalisation (or ``dict(hha=value)``: that value in
+      normalised units, see :mod:`mmdecur.models.utils.modality_drop`), for
+      every window and TTA pass; the other modalities are untouched, and
+      training (:meth:`loss`) never drops anything. Works with any backbone
+      that lists its ``modalities`` (:class:`MultiModalEncoder`,
+      :class:`CMXBackbone`); unknown names are an error.
 
     Loading a checkpoint whose tensors do not fit the model (e.g. a DeCUR
     RN50 into an RN18 segmentor) is an error naming the keys, not a warning.
@@ -68,6 +79,13 @@ class MultiModalEncoderDecoder(ShapeCheckedLoadMixin, EncoderDecoder):
             decode_head=decode_head,
             data_preprocessor=data_preprocessor,
             **kwargs)
+        self._dropped_modalities()  # bad names fail when the model is built
+
+    def _dropped_modalities(self) -> dict:
+        drop = self.test_cfg.get('drop_modalities') if self.test_cfg else None
+        modalities = getattr(self.backbone, 'modalities', None) or getattr(
+            self.data_preprocessor, 'modalities', None) or ()
+        return parse_drop_modalities(drop, modalities, type(self).__name__)
 
     def _init_decode_head(self, decode_head: dict) -> None:
         decode_head = copy.deepcopy(decode_head)
@@ -106,6 +124,9 @@ class MultiModalEncoderDecoder(ShapeCheckedLoadMixin, EncoderDecoder):
                     pad_shape=size,
                     padding_size=[0, 0, 0, 0])
             ] * batch
+        fills = self._dropped_modalities()
+        if fills:
+            inputs = blank_modalities(inputs, fills)
         seg_logits = self.inference(inputs, batch_img_metas)
         return self.postprocess_result(seg_logits, data_samples)
 

@@ -47,7 +47,12 @@ def preprocessor(bands):
         })
 
 
-def classifier(modalities=('s1', 's2'), rda=None, checkpoint=None, **kwargs):
+def classifier(
+        modalities=('s1', 's2'),
+        rda=None,
+        checkpoint=None,
+        pretrained=dict(s2='s2c'),
+        **kwargs):
     backbone = dict(TINY_RN, rda=rda) if rda else TINY_RN
     cfg = dict(
         type='LateFusionClassifier',
@@ -61,7 +66,7 @@ def classifier(modalities=('s1', 's2'), rda=None, checkpoint=None, **kwargs):
                 loss_weight=1 / 19),
             init_cfg=dict(type='Normal', layer='Linear', std=0.01, bias=0.)),
         modalities=list(modalities),
-        pretrained_modalities=dict(s2='s2c'),
+        pretrained_modalities=pretrained,
         data_preprocessor=preprocessor(BANDS),
         **kwargs)
     if checkpoint:
@@ -237,6 +242,27 @@ def test_each_encoder_gets_its_pretrained_modality(tmp_path, rda):
         torch.load(own, weights_only=False)['state_dict'], strict=True)
     for key, value in model.state_dict().items():
         assert torch.equal(other.state_dict()[key], value), key
+
+
+def test_encoders_picked_from_a_three_modality_checkpoint(tmp_path):
+    """SSL4EO-S12 S1 + S2 L1C + S2 L2A pretraining: the mapping picks which
+    optical encoder feeds 's2'; the third modality stays behind."""
+    pretrained = decur(dict(s1=2, s2c=13, s2a=13))
+    ckpt = save(pretrained, tmp_path / 'decur3.pth')
+    l1c = classifier(checkpoint=ckpt)
+    assert_transferred(l1c, pretrained, dict(s1='s1', s2='s2c'))
+    l2a = classifier(checkpoint=ckpt, pretrained=dict(s2='s2a'))
+    assert_transferred(l2a, pretrained, dict(s1='s1', s2='s2a'))
+    assert not torch.equal(l1c.state_dict()['backbones.s2.conv1.weight'],
+                           l2a.state_dict()['backbones.s2.conv1.weight'])
+    assert_transferred(
+        classifier(['s2'], checkpoint=ckpt, pretrained=dict(s2='s2a')),
+        pretrained, dict(s2='s2a'))
+    with pytest.raises(
+            KeyError,
+            match=r"'s2' encoder.*backbones\.s2l2a.*"
+            r"\['s1', 's2a', 's2c'\]"):
+        classifier(checkpoint=ckpt, pretrained=dict(s2='s2l2a'))
 
 
 def test_checkpoints_that_do_not_fit(tmp_path):
