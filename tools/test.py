@@ -3,6 +3,12 @@
 
     python tools/test.py CONFIG CHECKPOINT [--out metrics.json]
     tools/dist_test.sh CONFIG CHECKPOINT 2
+
+Modality-missing evaluation (the named modality's input becomes its mean
+image, zeros after normalisation; FCN, CMX and late-fusion classifiers):
+
+    python tools/test.py CONFIG CHECKPOINT \
+        --cfg-options model.test_cfg.drop_modalities=hha
 """
 import mmdecur  # noqa: F401 isort:skip  (compat patches first)
 import argparse

@@ -15,6 +15,7 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from mmdecur.engine import amp_optim_wrapper
 from mmdecur.registry import RUNNERS
 
 # Downstream projects (projects/<name>) are imported by `custom_imports` as
@@ -37,6 +38,12 @@ def parse_args():
         'the work dir if no path is given')
     parser.add_argument(
         '--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=('auto', 'bfloat16', 'float16'),
+        default='auto',
+        help="AMP's dtype: bfloat16 (no loss scaling) where the GPU has it, "
+        'else float16 with a dynamic loss scale')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -80,11 +87,11 @@ def merge_args(cfg: Config, args) -> Config:
     if args.amp:
         if not torch.cuda.is_available():
             raise SystemExit('--amp needs a CUDA device; none is available')
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise SystemExit(f'--amp cannot be combined with {wrapper}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        try:
+            cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper,
+                                                  args.amp_dtype)
+        except ValueError as e:
+            raise SystemExit(f'--amp: {e}')
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -5,6 +5,8 @@ from .alignment import (alignment_comparison, alignment_over_batches,
                         model_alignment, plot_alignment_comparison,
                         plot_alignment_histogram, require_common_split,
                         save_alignment_csv)
+from .common_split import (load_split_history, plot_common_split,
+                           split_history_arrays)
 from .deform_points import (check_rda, deform_points, feature_pc1,
                             plot_deform_points, points_summary,
                             save_points_csv, to_pixels)
@@ -32,5 +34,6 @@ __all__ = [
     'saliency_summary', 'save_saliency_csv', 'plot_overlap_histogram',
     'plot_band_importance', 'plot_saliency_examples', 'check_rda',
     'deform_points', 'feature_pc1', 'to_pixels', 'points_summary',
-    'save_points_csv', 'plot_deform_points'
+    'save_points_csv', 'plot_deform_points', 'load_split_history',
+    'split_history_arrays', 'plot_common_split'
 ]

@@ -19,7 +19,8 @@ def extract_embeddings(model: torch.nn.Module,
         progress (bool): Show a progress bar. Defaults to True.
 
     Returns:
-        dict: ``embeddings`` (modality -> (N, K) float tensor) and
+        dict: ``embeddings`` (modality -> (N, K) float tensor, the common
+        dimensions first: ``model.to_split_order``) and
         ``gt_factors`` ((N, F) tensor, or None if the data has no factors).
     """
     model.eval()
@@ -35,7 +36,8 @@ def extract_embeddings(model: torch.nn.Module,
         for m in model.modalities:
             views = data['inputs'][m]
             x = views if isinstance(views, torch.Tensor) else views[0]
-            chunks[m].append(model.embed(m, x).float().cpu())
+            chunks[m].append(
+                model.to_split_order(model.embed(m, x)).float().cpu())
         samples = data.get('data_samples') or []
         if samples and 'gt_factors' in samples[0]:
             factors.append(torch.stack([s.gt_factors for s in samples]).cpu())

@@ -60,7 +60,7 @@ class CommonUniqueTargets(nn.Module):
         self.dim_common = int(dim_common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.model.embed(self.modality, x)
+        z = self.model.to_split_order(self.model.embed(self.modality, x))
         kc = self.dim_common
         if not 0 < kc < z.shape[1]:
             raise ValueError(

@@ -1,7 +1,13 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
-"""A file-free two-modality dataset with known common and unique factors."""
+"""File-free multimodal datasets with known common and unique factors.
+
+:class:`SyntheticMultiModalDataset` renders objects (2 or 3 modalities, the
+README demo); :class:`SyntheticFactorDataset` renders any number of
+modalities from a configurable number of common and private factors, so that
+the true common fraction is known by construction.
+"""
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -9,7 +15,7 @@ from mmengine.dataset import BaseDataset
 from mmdecur.registry import DATASETS
 from .transforms.multiview import build_pipeline
 
-__all__ = ['SyntheticMultiModalDataset']
+__all__ = ['SyntheticMultiModalDataset', 'SyntheticFactorDataset']
 
 SHAPES = ('disk', 'square', 'triangle', 'cross')
 # Well separated in hue and saturated, so brightness/contrast jitter and blur
@@ -25,12 +31,109 @@ TEXTURE_CYCLES = (1.5, 3.0, 6.0, 12.0)
 
 FACTOR_NAMES = ('shape', 'size', 'pos_x', 'pos_y', 'hue', 'background',
                 'texture', 'phase')
+# The third modality's private factor (vertical stripes, varying along x) and
+# its nuisance; drawn from their own random stream, so two-modality samples
+# are the same with or without a third modality.
+THIRD_FACTOR_NAMES = ('grating', 'grating_phase')
+GRATING_CYCLES = TEXTURE_CYCLES
 SPLITS = ('train', 'val', 'test')
 
 
+class _SyntheticBase(BaseDataset):
+    """What the synthetic datasets share: deterministic per-sample random
+    streams, no files, ``imgs`` rendered on access.
+
+    Subclasses implement :meth:`sample_factors` and :meth:`render`.
+    """
+
+    def __init__(self, num_samples: int, image_size: int,
+                 modalities: Sequence[str], seed: int, split: str,
+                 noise_std: float, metainfo: dict, pipeline: Sequence,
+                 **kwargs) -> None:
+        if split not in SPLITS:
+            raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
+        if image_size < 8:
+            raise ValueError(f'image_size must be >= 8, got {image_size}')
+        self.num_samples = int(num_samples)
+        self.image_size = int(image_size)
+        self.modalities = tuple(modalities)
+        self.seed = int(seed)
+        self.split = split
+        self.noise_std = float(noise_std)
+        # Pixel centres in [0, 1]: row and column coordinate grids.
+        coords = (np.arange(self.image_size, dtype=np.float32) +
+                  0.5) / self.image_size
+        self._ys = coords[:, None]
+        self._xs = coords[None, :]
+        metainfo = dict(metainfo, modalities=self.modalities)
+        metainfo.update(kwargs.pop('metainfo', None) or {})
+        super().__init__(
+            metainfo=metainfo,
+            pipeline=build_pipeline(pipeline).transforms,
+            **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """One entry per sample; the images are rendered on access.
+
+        Returns:
+            list[dict]: ``dict(index=i)`` for every sample.
+        """
+        return [dict(index=i) for i in range(self.num_samples)]
+
+    def _rng(self, index: int, stream: int = 0) -> np.random.Generator:
+        return np.random.default_rng(
+            [self.seed, SPLITS.index(self.split), index, stream])
+
+    def _noise(self, index: int, stream: int, shape: Tuple[int,
+                                                           ...]) -> np.ndarray:
+        if self.noise_std == 0:
+            return np.zeros(shape, np.float32)
+        return self._rng(index, stream).standard_normal(
+            shape, dtype=np.float32) * np.float32(self.noise_std)
+
+    @staticmethod
+    def _to_uint8(x: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+    def sample_factors(self, index: int) -> Dict[str, float]:
+        raise NotImplementedError
+
+    def render(self, factors: Dict[str, float],
+               index: int) -> Dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def get_data_info(self, idx: int) -> dict:
+        """Render sample ``idx``.
+
+        Args:
+            idx (int): Position in this (possibly subsetted) dataset.
+
+        Returns:
+            dict: The data info described in the class docstring.
+        """
+        info = super().get_data_info(idx)
+        index: int = info.pop('index')
+        factors = self.sample_factors(index)
+        imgs = self.render(factors, index)
+        hw = (self.image_size, self.image_size)
+        info.update(
+            imgs=imgs,
+            img_paths={m: None
+                       for m in imgs},
+            value_ranges={m: (0., 255.)
+                          for m in imgs},
+            ori_shape={m: hw
+                       for m in imgs},
+            factors=factors,
+            gt_factors=np.array(
+                [factors[n] for n in self._metainfo['factor_names']],
+                dtype=np.float32))
+        return info
+
+
 @DATASETS.register_module()
-class SyntheticMultiModalDataset(BaseDataset):
-    """Rendered images of two modalities with known latent factors.
+class SyntheticMultiModalDataset(_SyntheticBase):
+    """Rendered images of two or three modalities with known latent factors.
 
     Each sample is rendered on the fly from latent factors drawn with
     ``np.random.default_rng([seed, split_id, index])``, so the same index
@@ -47,6 +150,12 @@ class SyntheticMultiModalDataset(BaseDataset):
       frequencies of 1.5, 3, 6 and 12 cycles per image height, over the
       whole image), with the nuisance ``phase`` of the stripes. The object
       is a raised plateau in this modality.
+
+    - private to the optional third modality (e.g. ``'thermal'``, 1-band
+      uint8): ``grating`` (4 frequencies of vertical stripes, varying along
+      x: 1.5, 3, 6 and 12 cycles per image width, over the whole image),
+      with the nuisance ``grating_phase``; the object is a dark plateau.
+      Horizontal flips mirror the stripes but keep their frequency.
 
     Each modality also gets independent Gaussian pixel noise from its own
     random stream. All factors are independent; the private ones survive
@@ -70,8 +179,9 @@ class SyntheticMultiModalDataset(BaseDataset):
     Args:
         num_samples (int): Dataset length. Defaults to 2048.
         image_size (int): Side of the square images. Defaults to 32.
-        modalities (Sequence[str]): Names of the colour modality and the
-            texture modality. Defaults to ('rgb', 'depth').
+        modalities (Sequence[str]): Names of the colour modality, the
+            texture modality and optionally the grating modality. Defaults
+            to ('rgb', 'depth').
         seed (int): Base seed. Defaults to 0.
         split (str): 'train', 'val' or 'test'; each draws different samples.
             Defaults to 'train'.
@@ -105,50 +215,29 @@ class SyntheticMultiModalDataset(BaseDataset):
                  noise_std: float = 4.0,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
-        if len(modalities) != 2 or len(set(modalities)) != 2:
+        if len(modalities) not in (2, 3) or len(
+                set(modalities)) != len(modalities):
             raise ValueError(
-                'SyntheticMultiModalDataset renders two distinct modalities '
-                f'(a colour one and a texture one), got {modalities!r}')
-        if split not in SPLITS:
-            raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
-        if image_size < 8:
-            raise ValueError(f'image_size must be >= 8, got {image_size}')
-        self.num_samples = int(num_samples)
-        self.image_size = int(image_size)
-        self.modalities = tuple(modalities)
-        self.seed = int(seed)
-        self.split = split
+                'SyntheticMultiModalDataset renders two or three distinct '
+                'modalities (colour, texture, grating), got '
+                f'{modalities!r}; SyntheticFactorDataset takes any number')
         self.depth_channels = int(depth_channels)
-        self.noise_std = float(noise_std)
-        # Pixel centres in [0, 1]: row and column coordinate grids.
-        coords = (np.arange(self.image_size, dtype=np.float32) +
-                  0.5) / self.image_size
-        self._ys = coords[:, None]
-        self._xs = coords[None, :]
-
-        metainfo = dict(
-            private_factors={
-                self.modalities[0]: ('hue', ),
-                self.modalities[1]: ('texture', )
-            },
-            modalities=self.modalities)
-        metainfo.update(kwargs.pop('metainfo', None) or {})
+        private = {modalities[0]: ('hue', ), modalities[1]: ('texture', )}
+        factor_names = FACTOR_NAMES
+        num_classes = dict(self.METAINFO['num_classes'])
+        nuisance = self.METAINFO['nuisance_factors']
+        if len(modalities) == 3:
+            private[modalities[2]] = ('grating', )
+            factor_names = FACTOR_NAMES + THIRD_FACTOR_NAMES
+            num_classes['grating'] = len(GRATING_CYCLES)
+            nuisance = nuisance + ('grating_phase', )
         super().__init__(
-            metainfo=metainfo,
-            pipeline=build_pipeline(pipeline).transforms,
-            **kwargs)
-
-    def load_data_list(self) -> List[dict]:
-        """One entry per sample; the images are rendered on access.
-
-        Returns:
-            list[dict]: ``dict(index=i)`` for every sample.
-        """
-        return [dict(index=i) for i in range(self.num_samples)]
-
-    def _rng(self, index: int, stream: int = 0) -> np.random.Generator:
-        return np.random.default_rng(
-            [self.seed, SPLITS.index(self.split), index, stream])
+            num_samples, image_size, modalities, seed, split, noise_std,
+            dict(
+                private_factors=private,
+                factor_names=factor_names,
+                num_classes=num_classes,
+                nuisance_factors=nuisance), pipeline, **kwargs)
 
     def sample_factors(self, index: int) -> Dict[str, float]:
         """Draw the latent factors of a sample.
@@ -161,7 +250,7 @@ class SyntheticMultiModalDataset(BaseDataset):
         """
         rng = self._rng(index)
         u = rng.random(8)
-        return dict(
+        factors = dict(
             shape=int(u[0] * len(SHAPES)),
             size=float(0.15 + 0.15 * u[1]),
             pos_x=float(0.3 + 0.4 * u[2]),
@@ -170,6 +259,12 @@ class SyntheticMultiModalDataset(BaseDataset):
             background=float(0.1 + 0.3 * u[5]),
             texture=int(u[6] * len(TEXTURE_CYCLES)),
             phase=float(2 * math.pi * u[7]))
+        if len(self.modalities) == 3:
+            u = self._rng(index, 3).random(2)
+            factors.update(
+                grating=int(u[0] * len(GRATING_CYCLES)),
+                grating_phase=float(2 * math.pi * u[1]))
+        return factors
 
     def object_mask(self, factors: Dict[str, float]) -> np.ndarray:
         """The object's silhouette (the shared content).
@@ -215,7 +310,7 @@ class SyntheticMultiModalDataset(BaseDataset):
         """
         size = self.image_size
         mask = self.object_mask(factors)[..., None]
-        first, second = self.modalities
+        first, second = self.modalities[:2]
 
         bg = np.float32(255 * factors['background'])
         rgb = np.where(mask, HUE_RGB[factors['hue']], bg)
@@ -229,45 +324,17 @@ class SyntheticMultiModalDataset(BaseDataset):
             np.float32)
         depth = depth + self._noise(index, 2, (size, size, 1))
         depth = np.repeat(depth, self.depth_channels, axis=2)
-        return {first: self._to_uint8(rgb), second: self._to_uint8(depth)}
-
-    def _noise(self, index: int, stream: int, shape: Tuple[int,
-                                                           ...]) -> np.ndarray:
-        if self.noise_std == 0:
-            return np.zeros(shape, np.float32)
-        return self._rng(index, stream).standard_normal(
-            shape, dtype=np.float32) * np.float32(self.noise_std)
-
-    @staticmethod
-    def _to_uint8(x: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-    def get_data_info(self, idx: int) -> dict:
-        """Render sample ``idx``.
-
-        Args:
-            idx (int): Position in this (possibly subsetted) dataset.
-
-        Returns:
-            dict: The data info described in the class docstring.
-        """
-        info = super().get_data_info(idx)
-        index: int = info.pop('index')
-        factors = self.sample_factors(index)
-        imgs = self.render(factors, index)
-        hw = (self.image_size, self.image_size)
-        info.update(
-            imgs=imgs,
-            img_paths={m: None
-                       for m in imgs},
-            value_ranges={m: (0., 255.)
-                          for m in imgs},
-            ori_shape={m: hw
-                       for m in imgs},
-            factors=factors,
-            gt_factors=np.array([factors[n] for n in FACTOR_NAMES],
-                                dtype=np.float32))
-        return info
+        imgs = {first: self._to_uint8(rgb), second: self._to_uint8(depth)}
+        if len(self.modalities) == 3:
+            cycles = GRATING_CYCLES[factors['grating']]
+            stripes = np.sin(
+                np.float32(2 * math.pi * cycles) * self._xs +
+                np.float32(factors['grating_phase']))
+            third = (170 - 110 * mask + (35 * stripes)[..., None]).astype(
+                np.float32)
+            third = third + self._noise(index, 4, (size, size, 1))
+            imgs[self.modalities[2]] = self._to_uint8(third)
+        return imgs
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_samples={self.num_samples}, '
@@ -275,3 +342,237 @@ class SyntheticMultiModalDataset(BaseDataset):
                 f'modalities={self.modalities}, seed={self.seed}, '
                 f"split='{self.split}', "
                 f'depth_channels={self.depth_channels})')
+
+
+#: Stripe frequencies (cycles per image side) of the factor carriers, an
+#: octave apart: a crop zooming by < 2x never moves one onto the next.
+CARRIER_CYCLES = (2.0, 4.0, 8.0)
+#: Orientation of the carrier stripes: varying along y (horizontal stripes)
+#: or along x (vertical stripes, whose frequency a horizontal flip keeps).
+CARRIER_AXES = ('y', 'x')
+
+
+@DATASETS.register_module()
+class SyntheticFactorDataset(_SyntheticBase):
+    """Modalities rendered from a configurable number of common and private
+    factors, so the true common fraction is known by construction.
+
+    Every factor is categorical with ``levels`` equally likely values and is
+    rendered as the amplitude of one *carrier*: a sinusoidal grating of one
+    band, one orientation (``CARRIER_AXES``) and one frequency
+    (``CARRIER_CYCLES``), with a fixed (or, with ``random_phase``, a
+    per-sample) phase. Amplitudes survive random resized crops (zoom < 2x)
+    and flips. Each modality places its factors on its own random carriers
+    (fixed by ``seed`` and the modality's position), so a common factor
+    looks different in every modality, like one scene seen by different
+    sensors:
+
+    - ``num_common_factors`` factors ``common_<i>`` are drawn once per
+      sample and rendered into every modality;
+    - ``num_private_factors`` factors ``<m>_private_<j>`` per modality ``m``
+      are drawn for that modality alone.
+
+    What fraction of a modality is common, by construction
+    (``metainfo['true_common_fraction']``, modality -> float): a
+    correlation-based embedding can only hold functions of the factors, and
+    the centred functions of a modality's factors form a space of dimension
+    ``Lc^dc * Lp^dp - 1`` (``dc``, ``dp`` common and private factors with
+    ``Lc``, ``Lp`` levels), of which the functions of the common factors
+    alone, ``Lc^dc - 1`` dimensions, are all that another modality can
+    share; interactions of common and private factors are unique. The true
+    common fraction is their ratio. ``common_information_fraction`` is the
+    entropy ratio ``dc log Lc / (dc log Lc + dp log Lp)`` for reference.
+    ``metainfo`` also lists
+    ``factor_names``, ``shared_factors``, ``private_factors``,
+    ``num_classes`` and ``carriers`` (modality -> factor -> (band, axis,
+    cycles)), which the decoupling report's linear probes use. Data info
+    is that of :class:`SyntheticMultiModalDataset`.
+
+    Args:
+        num_samples (int): Dataset length. Defaults to 2048.
+        image_size (int): Side of the square images. Defaults to 32.
+        modalities (Sequence[str]): Two or more names.
+            Defaults to ('a', 'b').
+        num_common_factors (int): Factors shared by all modalities.
+            Defaults to 4.
+        num_private_factors (int | dict): Factors of each modality alone,
+            one count or one per modality. Defaults to 4.
+        num_bands (int | dict): Bands per modality. Each band carries at
+            most ``len(CARRIER_AXES) * len(CARRIER_CYCLES)`` factors.
+            Defaults to 3.
+        levels (int | dict): Values of every factor, or
+            ``dict(common=Lc, private=Lp)``. Defaults to 4.
+        amplitude (float): Grating amplitude of the highest level, in grey
+            levels (level ``l`` of ``L``: ``amplitude * (l + 1) / L``).
+            Defaults to 16.
+        random_phase (bool): Draw each carrier's phase per sample. Phases
+            are private nuisance information that two views of one image
+            share (a crop shifts them by its offset); False fixes them per
+            carrier, so that a modality holds no information beyond its
+            factors and the common fraction is what the counts say.
+            Defaults to False.
+        seed (int): Base seed (samples and carrier layout).
+            Defaults to 0.
+        split (str): 'train', 'val' or 'test'. Defaults to 'train'.
+        noise_std (float): Std of the pixel noise, in grey levels (noise a
+            crop shifts is information two views share). Defaults to 0.
+        pipeline (Sequence[dict | callable]): Transforms. Defaults to ().
+        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
+    """
+
+    def __init__(self,
+                 num_samples: int = 2048,
+                 image_size: int = 32,
+                 modalities: Sequence[str] = ('a', 'b'),
+                 num_common_factors: int = 4,
+                 num_private_factors: Union[int, Dict[str, int]] = 4,
+                 num_bands: Union[int, Dict[str, int]] = 3,
+                 levels: Union[int, Dict[str, int]] = 4,
+                 amplitude: float = 16.,
+                 random_phase: bool = False,
+                 seed: int = 0,
+                 split: str = 'train',
+                 noise_std: float = 0.,
+                 pipeline: Sequence = (),
+                 **kwargs) -> None:
+        modalities = tuple(modalities)
+        if len(modalities) < 2 or len(set(modalities)) != len(modalities):
+            raise ValueError('SyntheticFactorDataset needs two or more '
+                             f'distinct modalities, got {modalities!r}')
+        private = self._per_modality(num_private_factors, modalities,
+                                     'num_private_factors')
+        bands = self._per_modality(num_bands, modalities, 'num_bands')
+        if num_common_factors < 0 or min(private.values()) < 0:
+            raise ValueError('factor counts must be >= 0')
+        if not isinstance(levels, dict):
+            levels = dict(common=levels, private=levels)
+        if set(levels) != {'common', 'private'} or min(levels.values()) < 2:
+            raise ValueError('levels must be an int >= 2 or dict(common=, '
+                             f'private=) of ints >= 2, got {levels}')
+        self.num_common_factors = int(num_common_factors)
+        self.num_private_factors = private
+        self.num_bands = bands
+        self.levels = {k: int(v) for k, v in levels.items()}
+        self.amplitude = float(amplitude)
+        self.random_phase = bool(random_phase)
+
+        common_names = tuple(f'common_{i}'
+                             for i in range(self.num_common_factors))
+        private_names = {
+            m: tuple(f'{m}_private_{j}' for j in range(private[m]))
+            for m in modalities
+        }
+        layout = np.random.default_rng([int(seed), 0x5EED])
+        carriers = {}
+        for m in modalities:
+            slots = [(b, axis, cycles) for b in range(bands[m])
+                     for axis in CARRIER_AXES for cycles in CARRIER_CYCLES]
+            names = common_names + private_names[m]
+            if len(names) > len(slots):
+                raise ValueError(
+                    f'modality {m!r}: {len(names)} factors do not fit its '
+                    f'{len(slots)} carriers ({bands[m]} bands x '
+                    f'{len(CARRIER_AXES) * len(CARRIER_CYCLES)}); add bands')
+            chosen = layout.permutation(len(slots))[:len(names)]
+            carriers[m] = {n: slots[i] for n, i in zip(names, chosen)}
+        factor_names = common_names + sum(private_names.values(), ())
+        self.carriers = carriers
+        super().__init__(
+            num_samples, image_size, modalities, seed, split, noise_std,
+            dict(
+                factor_names=factor_names,
+                shared_factors=common_names,
+                private_factors=private_names,
+                nuisance_factors=(),
+                num_classes=self._num_classes(common_names, private_names),
+                carriers=carriers,
+                true_common_fraction={
+                    m: self._signal_fraction(private[m])
+                    for m in modalities
+                },
+                common_information_fraction={
+                    m: self._information_fraction(private[m])
+                    for m in modalities
+                }), pipeline, **kwargs)
+
+    def _num_classes(self, common_names, private_names) -> Dict[str, int]:
+        out = {n: self.levels['common'] for n in common_names}
+        for names in private_names.values():
+            out.update({n: self.levels['private'] for n in names})
+        return out
+
+    def _signal_fraction(self, num_private: int) -> float:
+        """Dimension of the functions of the common factors over that of
+        all functions of a modality's factors (centred)."""
+        common = self.levels['common']**self.num_common_factors
+        total = common * self.levels['private']**num_private
+        return (common - 1) / max(total - 1, 1)
+
+    def _information_fraction(self, num_private: int) -> float:
+        """Entropy of the common factors over that of all factors."""
+        common = self.num_common_factors * math.log(self.levels['common'])
+        total = common + num_private * math.log(self.levels['private'])
+        return common / total if total else 0.
+
+    @staticmethod
+    def _per_modality(value, modalities, name) -> Dict[str, int]:
+        if isinstance(value, dict):
+            missing = [m for m in modalities if m not in value]
+            if missing:
+                raise KeyError(f'{name} has no entry for modality(ies) '
+                               f'{missing}')
+            return {m: int(value[m]) for m in modalities}
+        return {m: int(value) for m in modalities}
+
+    def sample_factors(self, index: int) -> Dict[str, int]:
+        """Draw every factor's level of a sample.
+
+        Args:
+            index (int): Sample index (in the full, unsubsetted dataset).
+
+        Returns:
+            dict: Factor name -> level in ``[0, levels)``.
+        """
+        classes = self._metainfo['num_classes']
+        names = self._metainfo['factor_names']
+        u = self._rng(index).random(len(names))
+        return {n: int(x * classes[n]) for n, x in zip(names, u)}
+
+    def render(self, factors: Dict[str, int],
+               index: int) -> Dict[str, np.ndarray]:
+        """Render every modality: mid-grey plus one grating per factor.
+
+        Args:
+            factors (dict): Factor levels (see :meth:`sample_factors`).
+            index (int): Sample index, seeding phases and pixel noise.
+
+        Returns:
+            dict: Modality name -> HWC uint8 image.
+        """
+        size = self.image_size
+        imgs = {}
+        for k, m in enumerate(self.modalities):
+            carriers = self.carriers[m]
+            # Fixed phases: one draw that no sample index reaches.
+            phases = self._rng(index if self.random_phase else 2**40,
+                               1 + 2 * k).random(len(carriers))
+            img = np.full((size, size, self.num_bands[m]), 127.5, np.float32)
+            for (name, (band, axis,
+                        cycles)), phase in zip(carriers.items(), phases):
+                coord = self._ys if axis == 'y' else self._xs
+                levels = self._metainfo['num_classes'][name]
+                amp = self.amplitude * (factors[name] + 1) / levels
+                img[..., band] += np.float32(amp) * np.sin(
+                    np.float32(2 * math.pi * cycles) * coord +
+                    np.float32(2 * math.pi * phase))
+            img += self._noise(index, 2 + 2 * k, img.shape)
+            imgs[m] = self._to_uint8(img)
+        return imgs
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_samples={self.num_samples}, '
+                f'image_size={self.image_size}, '
+                f'modalities={self.modalities}, '
+                f'num_common_factors={self.num_common_factors}, '
+                f'num_private_factors={self.num_private_factors}, '
+                f"seed={self.seed}, split='{self.split}')")

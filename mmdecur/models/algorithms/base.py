@@ -9,6 +9,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmdecur.models.utils.compile import LazyCompiledModule, compile_options
 from mmdecur.registry import MODELS
 
 
@@ -49,6 +50,16 @@ class MultiModalSelfSupervisor(BaseModel):
             the batch, so None (default) enables it exactly for backbones
             without batch normalisation (MiT, ViT) and keeps ResNet's BN
             statistics per view, as the official code computes them.
+        compile_backbones (bool | dict): ``torch.compile`` every backbone
+            (True, or a dict of ``torch.compile`` arguments such as
+            ``dict(mode='max-autotune')``), lazily at its first call and
+            outside the module tree (state-dict keys unchanged); a backbone
+            that cannot compile runs eagerly after one warning
+            (:class:`~mmdecur.models.utils.compile.LazyCompiledModule`).
+            MMEngine's ``cfg.compile`` instead compiles the whole
+            ``train_step`` (preprocessing, loss collectives, backward and
+            optimizer, with many graph breaks) and has no fallback; use one
+            or the other, not both. Defaults to False.
         data_preprocessor (dict, optional): Defaults to None.
         init_cfg (dict, optional): Defaults to None.
     """
@@ -61,6 +72,7 @@ class MultiModalSelfSupervisor(BaseModel):
                  in_channels: Optional[Mapping[str, int]] = None,
                  share_projector: bool = False,
                  batch_views: Optional[bool] = None,
+                 compile_backbones: Union[bool, dict] = False,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):
@@ -112,6 +124,13 @@ class MultiModalSelfSupervisor(BaseModel):
             for m, b in self.backbones.items()
         }
         self.loss_module = MODELS.build(loss)
+        options = compile_options(compile_backbones, 'compile_backbones')
+        self._compiled_backbones = None if options is None else {
+            m:
+            LazyCompiledModule(b, f'backbone {m!r} ({type(b).__name__})',
+                               options)
+            for m, b in self.backbones.items()
+        }
         self._check_channels()
 
     @staticmethod
@@ -167,7 +186,9 @@ class MultiModalSelfSupervisor(BaseModel):
             raise ValueError(
                 f'modality {modality!r}: input has {x.shape[1]} channels but '
                 f'its backbone has in_channels={expected}')
-        feat = self.backbones[modality](x)
+        compiled = self._compiled_backbones
+        feat = (compiled[modality] if compiled else self.backbones[modality])(
+            x)
         feat = feat[-1] if isinstance(feat, (tuple, list)) else feat
         if feat.dim() == 4:  # feature map: global average pooling
             feat = feat.mean((2, 3))
@@ -176,6 +197,18 @@ class MultiModalSelfSupervisor(BaseModel):
     def embed(self, modality: str, x: Tensor) -> Tensor:
         """Projector embedding (B, K) of one view of ``modality``."""
         return self.projectors[modality](self.pooled_features(modality, x))
+
+    def to_split_order(self, z: Tensor) -> Tensor:
+        """Embeddings (B, K) with the loss's common dimensions first.
+
+        A fixed split already puts them first; an adaptive one
+        (:class:`AdaptiveCommonSplit`) may hold them anywhere. After this,
+        the first ``loss_module.num_common(K)`` columns are the common ones,
+        which is what the analysis tools and ``predict`` rely on.
+        """
+        dim_order = getattr(self.loss_module, 'dim_order', None)
+        order = dim_order(z.shape[1], z.device) if dim_order else None
+        return z if order is None else z.index_select(1, order)
 
     def embed_views(self, modality: str,
                     views: Sequence[Tensor]) -> List[Tensor]:
@@ -246,6 +279,7 @@ class MultiModalSelfSupervisor(BaseModel):
         batch_size = next(iter(embeddings.values())).shape[0]
         if data_samples is None:
             data_samples = [DataSample() for _ in range(batch_size)]
+        embeddings = {m: self.to_split_order(z) for m, z in embeddings.items()}
         num_common = getattr(self.loss_module, 'num_common', None)
         dim_common = num_common(next(iter(
             embeddings.values())).shape[1]) if (num_common) else None

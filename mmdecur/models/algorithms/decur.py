@@ -35,5 +35,7 @@ class DeCUR(MultiModalSelfSupervisor):
         if len(dims) > 1:
             raise ValueError('DeCUR needs one embedding dimension for all '
                              f'modalities, got {out_dims}')
-        if dims and hasattr(self.loss_module, 'num_common'):
-            self.loss_module.num_common(dims.pop())  # raises if Kc > K
+        if dims and hasattr(self.loss_module, 'setup'):
+            # Raises if Kc > K; sizes an adaptive split, so that a
+            # checkpoint's split loads into a freshly built model.
+            self.loss_module.setup(dims.pop())

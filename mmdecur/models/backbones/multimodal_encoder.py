@@ -1,11 +1,12 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
 import copy
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
+from mmdecur.models.utils.compile import LazyCompiledModule, compile_options
 from mmdecur.registry import MODELS
 
 
@@ -18,7 +19,10 @@ class MultiModalEncoder(BaseModule):
     modality it is the modality-missing (e.g. RGB-only) variant. Encoders
     live in ``encoders.<modality>``, which is where
     ``tools/model_converters/decur_to_downstream.py`` puts each modality's
-    pretrained DeCUR backbone (deformable-attention modules included).
+    pretrained DeCUR backbone (deformable-attention modules included); from
+    a checkpoint of more modalities it takes those named here (or
+    ``--map``). Modality-missing evaluation is the segmentor's
+    ``test_cfg.drop_modalities`` (:class:`MultiModalEncoderDecoder`).
 
     Args:
         encoders (dict): Modality -> backbone config (``out_type='featmap'``
@@ -30,6 +34,12 @@ class MultiModalEncoder(BaseModule):
         frozen (bool): Freeze the encoders (the frozen-encoder transfer
             protocol): no gradients, normalisation layers in eval mode.
             Defaults to False.
+        compile_encoders (bool | dict): ``torch.compile`` every encoder
+            (True or a dict of ``torch.compile`` arguments) at its first
+            call, with an eager fallback after one warning; state-dict keys
+            unchanged. As ``MultiModalSelfSupervisor.compile_backbones``;
+            not to be combined with MMEngine's ``cfg.compile``. Defaults to
+            False.
         init_cfg (dict, optional): Defaults to None.
     """
 
@@ -38,6 +48,7 @@ class MultiModalEncoder(BaseModule):
                  modalities: Optional[Sequence[str]] = None,
                  in_channels: Optional[Mapping[str, int]] = None,
                  frozen: bool = False,
+                 compile_encoders: Union[bool, dict] = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if 'type' in encoders:
@@ -58,6 +69,13 @@ class MultiModalEncoder(BaseModule):
         self.featmap_channels = (
             tuple(sum(c)
                   for c in zip(*per_stage)) if None not in per_stage else None)
+        options = compile_options(compile_encoders, 'compile_encoders')
+        self._compiled_encoders = None if options is None else {
+            m:
+            LazyCompiledModule(e, f'encoder {m!r} ({type(e).__name__})',
+                               options)
+            for m, e in built.items()
+        }
         self.frozen = frozen
         if frozen:
             for p in self.encoders.parameters():
@@ -75,5 +93,6 @@ class MultiModalEncoder(BaseModule):
         if missing:
             raise KeyError(f'the batch lacks modality(ies) {missing} '
                            f'(got {list(inputs)})')
-        feats = [self.encoders[m](inputs[m]) for m in self.modalities]
+        encoders = self._compiled_encoders or self.encoders
+        feats = [encoders[m](inputs[m]) for m in self.modalities]
         return tuple(torch.cat(stage, dim=1) for stage in zip(*feats))

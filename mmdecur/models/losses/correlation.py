@@ -59,7 +59,9 @@ class Embedding:
             ``CrossCorrelation(a, b)`` is Barlow Twins' C) or
             ``'covariance'`` (centred and scaled by sqrt(N / (N - 1)), so
             ``CrossCorrelation(e, e)`` is the unbiased covariance, as VICReg
-            needs). Defaults to ``'standardize'``.
+            needs) or ``'none'`` (``z`` is already normalised, e.g. a
+            column subset of another embedding). Defaults to
+            ``'standardize'``.
     """
 
     def __init__(self,
@@ -80,9 +82,11 @@ class Embedding:
         elif normalize == 'covariance':
             num = z.shape[0]
             self.z = (z - z.mean(0)) * (num / (num - 1))**0.5
+        elif normalize == 'none':
+            self.z = z
         else:
-            raise ValueError("normalize must be 'standardize' or "
-                             f"'covariance', got {normalize!r}")
+            raise ValueError("normalize must be 'standardize', "
+                             f"'covariance' or 'none', got {normalize!r}")
         self.num_samples, self.dim = self.z.shape
         edges = sorted({0, self.dim, *boundaries})
         if edges[0] < 0 or edges[-1] > self.dim:
@@ -111,46 +115,80 @@ class Embedding:
 
 
 class CrossCorrelation:
-    """The block ``C[dims, dims]`` of ``C = A^T B / N``, never materialised
+    """The block ``C[rows, cols]`` of ``C = A^T B / N``, never materialised
     unless that is cheaper.
 
     Args:
         a (Embedding): Rows of C.
         b (Embedding): Columns of C; same batch as ``a``.
-        dims (slice): Which dimensions (the same for rows and columns).
-            Defaults to all.
+        dims (slice): Which dimensions of ``a`` (and of ``b`` unless
+            ``cols`` is given). Defaults to all.
+        cols (slice, optional): Which dimensions of ``b``, for a block off
+            the diagonal or between embeddings of different widths.
+            Defaults to ``dims``.
     """
 
-    def __init__(self, a: Embedding, b: Embedding,
-                 dims: slice = slice(None)) -> None:
-        if a.z.shape != b.z.shape:
+    def __init__(self,
+                 a: Embedding,
+                 b: Embedding,
+                 dims: slice = slice(None),
+                 cols: Optional[slice] = None) -> None:
+        if a.num_samples != b.num_samples or (cols is None and a.dim != b.dim):
             raise ValueError('cross-correlation needs embeddings of equal '
                              f'shape, got {tuple(a.z.shape)} and '
                              f'{tuple(b.z.shape)}')
-        self.a, self.b, self.dims = a, b, dims
-        start, stop, _ = dims.indices(a.dim)
-        self.size = max(stop - start, 0)
+        cols = dims if cols is None else cols
+        self.a, self.b, self.dims, self.cols = a, b, dims, cols
+        self.num_rows = len(range(*dims.indices(a.dim)))
+        self.num_cols = len(range(*cols.indices(b.dim)))
+        # ``size``: the side of a square block (diagonal and bt_terms).
+        self.size = self.num_rows if self.num_rows == self.num_cols else None
         self.num_samples = a.num_samples
 
-    def block(self, dims: slice) -> 'CrossCorrelation':
-        return CrossCorrelation(self.a, self.b, dims)
+    def block(self,
+              dims: slice,
+              cols: Optional[slice] = None) -> 'CrossCorrelation':
+        return CrossCorrelation(self.a, self.b, dims, cols)
 
     def diagonal(self) -> Tensor:
-        """C_ii for i in dims, shape (|dims|,)."""
-        return (self.a.z[:, self.dims] * self.b.z[:, self.dims]).sum(0) / (
+        """C_ii of a square block, shape (|dims|,)."""
+        if self.size is None:
+            raise ValueError('the diagonal needs a square block, got '
+                             f'{self.num_rows} x {self.num_cols}')
+        return (self.a.z[:, self.dims] * self.b.z[:, self.cols]).sum(0) / (
             self.num_samples)
 
     def matrix(self) -> Tensor:
-        """The explicit |dims| x |dims| matrix (analysis, references)."""
-        return self.a.z[:, self.dims].T @ self.b.z[:, self.dims] / (
+        """The explicit |rows| x |cols| matrix (analysis, references)."""
+        return self.a.z[:, self.dims].T @ self.b.z[:, self.cols] / (
             self.num_samples)
 
+    def _gram_route(self) -> bool:
+        return self.num_samples < min(self.num_rows, self.num_cols)
+
     def squared_norm(self) -> Tensor:
-        """||C[dims, dims]||_F^2."""
-        if self.num_samples < self.size:
-            gram_product = self.a.gram(self.dims) * self.b.gram(self.dims)
+        """||C[rows, cols]||_F^2."""
+        if self._gram_route():
+            gram_product = self.a.gram(self.dims) * self.b.gram(self.cols)
             return gram_product.sum() / self.num_samples**2
         return self.matrix().pow(2).sum()
+
+    def row_norms(self) -> Tensor:
+        """``sum_j C_ij^2`` for every row ``i`` (shape (|rows|,)).
+
+        With ``b`` decorrelated (its own correlation matrix close to I),
+        this is the fraction of the variance of dimension ``i`` of ``a``
+        that ``b``'s dimensions explain linearly.
+        """
+        if self._gram_route():
+            rows = self.a.z[:, self.dims]
+            return (rows * (self.b.gram(self.cols) @ rows)).sum(0) / (
+                self.num_samples**2)
+        return self.matrix().pow(2).sum(1)
+
+    def transpose(self) -> 'CrossCorrelation':
+        """``C[rows, cols]^T``, the block of ``B^T A / N``."""
+        return CrossCorrelation(self.b, self.a, self.cols, self.dims)
 
 
 def bt_terms(c: CrossCorrelation,
@@ -166,6 +204,9 @@ def bt_terms(c: CrossCorrelation,
         tuple: ``sum_i (C_ii - target)^2`` and ``sum_{i != j} C_ij^2``;
         ``(None, None)`` for an empty block.
     """
+    if c.size is None:
+        raise ValueError('bt_terms needs a square block, got '
+                         f'{c.num_rows} x {c.num_cols}')
     if c.size == 0:
         return None, None
     diag = c.diagonal()

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from mmdecur.models.utils.distributed import gather_batch
 from mmdecur.registry import MODELS
+from .common_split import AdaptiveCommonSplit
 from .correlation import CrossCorrelation, Embedding, bt_terms
 
 TERMS = ('com', 'uni', 'intra')
@@ -34,11 +35,31 @@ class DeCURLoss(BaseModule):
     the two views of one modality. The blocks C[:Kc, Kc:] and C[Kc:, :Kc]
     are not penalised (as in the paper and the official code).
 
+    **M modalities.** Every modality keeps its intra term (Eq. 4-5) over all
+    dimensions. ``cross_modal='pairwise'`` (default) applies Eq. 2-3 to every
+    pair ``(m, n)`` (keys suffixed ``_<m>_<n>`` when M > 2): M(M-1)/2 cross
+    terms. ``cross_modal='shared'`` makes the common block one
+    representation shared by all M and keeps each modality's unique block
+    apart from everything of every other modality::
+
+        L_com^m  = BT(C(Z_m[:, :Kc], Zbar), target I)        one per modality
+        L_uni^mn = sum_{i in u} C_ii^2 + l_u * (all other entries of C^mn
+                   in a unique row or a unique column)      one per pair
+
+    where ``Zbar`` is the standardised mean of the M standardised common
+    blocks (the consensus) and C^mn the full cross-correlation of m and n:
+    unlike Eq. 3, a unique dimension of m must also be uncorrelated with the
+    common dimensions of n.
+
+    **Adaptive split.** With ``adaptive_split`` (off by default) the common
+    dimensions are a mask that :class:`AdaptiveCommonSplit` revises at epoch
+    ends (see its docstring); ``dim_common``/``common_ratio`` give the start.
+    The loss permutes the embedding columns so that the masked dimensions
+    come first; every term is then the same block computation as above.
+
     Each term is returned separately, pre-multiplied by its weight, under a
     key containing ``loss`` (MMEngine sums those); the on/off-diagonal parts
     are returned under keys without ``loss`` so they are logged, not summed.
-    With more than two modalities every pair gets cross terms (keys suffixed
-    ``_<m1>_<m2>``) and every modality an intra term.
 
     Args:
         dim_common (int, optional): Kc, the number of common dimensions
@@ -56,6 +77,11 @@ class DeCURLoss(BaseModule):
         cross_views (str): ``'first'`` correlates the first views of the
             modalities (official); ``'both'`` averages over the view pairs
             (1st, 1st) and (2nd, 2nd). Defaults to 'first'.
+        cross_modal (str): ``'pairwise'`` or ``'shared'`` (see above).
+            Defaults to 'pairwise'.
+        adaptive_split (dict, optional): Arguments of
+            :class:`AdaptiveCommonSplit`; the ``CommonSplitHook`` of the
+            default runtime makes its decisions. Defaults to None (fixed).
         eps (float): BatchNorm epsilon. Defaults to 1e-5.
         init_cfg (dict, optional): Unused; for BaseModule.
     """
@@ -68,6 +94,8 @@ class DeCURLoss(BaseModule):
                  intra: bool = True,
                  decouple: bool = True,
                  cross_views: str = 'first',
+                 cross_modal: str = 'pairwise',
+                 adaptive_split: Optional[dict] = None,
                  eps: float = 1e-5,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -82,6 +110,11 @@ class DeCURLoss(BaseModule):
         if cross_views not in ('first', 'both'):
             raise ValueError(
                 f"cross_views must be 'first' or 'both', got {cross_views!r}")
+        if cross_modal not in ('pairwise', 'shared'):
+            raise ValueError("cross_modal must be 'pairwise' or 'shared', "
+                             f'got {cross_modal!r}')
+        if adaptive_split is not None and not decouple:
+            raise ValueError('adaptive_split needs decouple=True')
         self.dim_common = dim_common
         self.common_ratio = common_ratio
         self.lambd = self._per_term(lambd, 'lambd')
@@ -97,6 +130,10 @@ class DeCURLoss(BaseModule):
         self.intra = intra
         self.decouple = decouple
         self.cross_views = cross_views
+        self.cross_modal = cross_modal
+        self.split = (
+            AdaptiveCommonSplit(
+                **adaptive_split) if adaptive_split is not None else None)
         self.eps = eps
 
     @staticmethod
@@ -111,8 +148,7 @@ class DeCURLoss(BaseModule):
             raise KeyError(f'{name} must give every term {list(TERMS)}')
         return {t: float(value.get(t, default)) for t in TERMS}
 
-    def num_common(self, dim: int) -> int:
-        """Kc for an embedding of dimension K (= K without decoupling)."""
+    def _fixed_num_common(self, dim: int) -> int:
         if not self.decouple:
             return dim
         kc = (
@@ -122,6 +158,30 @@ class DeCURLoss(BaseModule):
             raise ValueError(f'dim_common={kc} exceeds the embedding '
                              f'dimension K={dim}')
         return kc
+
+    def setup(self, dim: int) -> None:
+        """Check Kc against K; size the adaptive split (start: fixed Kc)."""
+        kc = self._fixed_num_common(dim)
+        if self.split is not None and self.split.dim != dim:
+            self.split.reset(dim, kc)
+
+    def num_common(self, dim: int) -> int:
+        """Kc for an embedding of dimension K (= K without decoupling)."""
+        if self.split is not None:
+            self.setup(dim)
+            return self.split.num_common
+        return self._fixed_num_common(dim)
+
+    def dim_order(self, dim: int, device: torch.device) -> Optional[Tensor]:
+        """Indices that put the common dimensions first (None: they are).
+
+        Analysis code applies it to embeddings so that the first
+        ``num_common(K)`` columns are the common ones.
+        """
+        if self.split is None:
+            return None
+        self.setup(dim)
+        return self.split.order(device)
 
     def forward(self, views: Mapping[str,
                                      Sequence[Tensor]]) -> Dict[str, Tensor]:
@@ -138,37 +198,27 @@ class DeCURLoss(BaseModule):
             (weighted) and diagnostics ``<term>_on_diag``/``_off_diag``.
         """
         names = list(views)
-        dim = views[names[0]][0].shape[1]
+        first = views[names[0]][0]
+        dim = first.shape[1]
         kc = self.num_common(dim)
         common, unique = slice(0, kc), slice(kc, dim)
+        view_ids = [0] if self.cross_views == 'first' else [0, 1]
         # Losses are computed in fp32 (fp64 if given) even under autocast.
-        with torch.autocast(views[names[0]][0].device.type, enabled=False):
-            z = self._embeddings(views, kc)
-            parts = {}
-            pairs = list(combinations(names, 2))
-            for m1, m2 in pairs:
-                suffix = '' if len(pairs) == 1 else f'_{m1}_{m2}'
-                view_pairs = [(0,
-                               0)] if self.cross_views == 'first' else [(0, 0),
-                                                                        (1, 1)]
-                cross = [
-                    CrossCorrelation(z[m1][i], z[m2][j]) for i, j in view_pairs
-                ]
-                # Eq. 2: common dimensions aligned across modalities.
-                parts['com' + suffix] = self._mean_terms(
-                    [c.block(common) for c in cross], 1., 'com')
-                # Eq. 3: unique dimensions decorrelated across modalities.
-                parts['uni' + suffix] = self._mean_terms(
-                    [c.block(unique) for c in cross], 0., 'uni')
+        with torch.autocast(first.device.type, enabled=False):
+            z = self._embeddings(views, kc, self.dim_order(dim, first.device))
+            if self.cross_modal == 'pairwise':
+                parts = self._pairwise_terms(z, view_ids, common, unique)
+            else:
+                parts = self._shared_terms(z, view_ids, common, unique)
             if self.intra:
                 for m in names:
-                    if len(z[m]) < 2:
-                        raise ValueError(
-                            f'intra-modal terms need 2 views of {m!r}, got '
-                            f'{len(z[m])}')
+                    self._check_two_views(z, m, 'intra-modal terms')
                     # Eq. 4-5: both views of one modality, all dimensions.
                     parts[f'intra_{m}'] = self._mean_terms(
-                        [CrossCorrelation(z[m][0], z[m][1])], 1., 'intra')
+                        [bt_terms(CrossCorrelation(z[m][0], z[m][1]), 1.)],
+                        'intra')
+            if self.split is not None and self.training:
+                self._accumulate_split_statistics(z)
 
         losses = {}
         for name, (on_diag, off_diag, loss, weight) in parts.items():
@@ -179,27 +229,90 @@ class DeCURLoss(BaseModule):
             losses[f'{name}_off_diag'] = off_diag.detach()
         return losses
 
-    def _embeddings(self, views, kc):
-        """Standardised embeddings of every view, gathered in one go."""
+    def _pairwise_terms(self, z, view_ids, common, unique):
+        pairs = list(combinations(z, 2))
+        parts = {}
+        for m1, m2 in pairs:
+            suffix = '' if len(pairs) == 1 else f'_{m1}_{m2}'
+            cross = [CrossCorrelation(z[m1][i], z[m2][i]) for i in view_ids]
+            # Eq. 2: common dimensions aligned across modalities.
+            parts['com' + suffix] = self._mean_terms(
+                [bt_terms(c.block(common), 1.) for c in cross], 'com')
+            # Eq. 3: unique dimensions decorrelated across modalities.
+            parts['uni' + suffix] = self._mean_terms(
+                [bt_terms(c.block(unique), 0.) for c in cross], 'uni')
+        return parts
+
+    def _shared_terms(self, z, view_ids, common, unique):
+        names = list(z)
+        parts = {}
+        consensus = [
+            Embedding(
+                torch.stack([z[m][i].z[:, common] for m in names]).mean(0),
+                eps=self.eps,
+                gather=False) for i in view_ids
+        ]
+        for m in names:
+            # One common block for all: each modality against the consensus.
+            parts[f'com_{m}'] = self._mean_terms([
+                bt_terms(
+                    CrossCorrelation(z[m][i], c, common, slice(None)), 1.)
+                for i, c in zip(view_ids, consensus)
+            ], 'com')
+        pairs = list(combinations(names, 2))
+        for m1, m2 in pairs:
+            suffix = '' if len(pairs) == 1 else f'_{m1}_{m2}'
+            terms = []
+            for i in view_ids:
+                c = CrossCorrelation(z[m1][i], z[m2][i])
+                on_diag, off_diag = bt_terms(c.block(unique), 0.)
+                if on_diag is not None:
+                    # A unique dimension of either modality is kept apart
+                    # from the common dimensions of the other one too.
+                    off_diag = off_diag + c.block(
+                        unique, common).squared_norm() + c.block(
+                            common, unique).squared_norm()
+                terms.append((on_diag, off_diag))
+            parts['uni' + suffix] = self._mean_terms(terms, 'uni')
+        return parts
+
+    @staticmethod
+    def _check_two_views(z, modality, what):
+        if len(z[modality]) < 2:
+            raise ValueError(f'{what} need 2 views of {modality!r}, got '
+                             f'{len(z[modality])}')
+
+    @torch.no_grad()
+    def _accumulate_split_statistics(self, z):
+        """The adaptive split's statistics of the first views, back in raw
+        dimension order."""
+        stats = self.split.measure({m: views[0].z for m, views in z.items()})
+        shared = stats['shared']
+        order = self.split.order(shared.device)
+        if order is not None:
+            shared = shared.new_empty(shared.shape).index_copy_(
+                0, order, shared)
+        self.split.accumulate(shared, stats['fraction'], stats['rank'])
+
+    def _embeddings(self, views, kc, order=None):
+        """Standardised embeddings of every view, gathered in one go, with
+        the common dimensions first (``order``)."""
         flat = [v for m in views for v in views[m]]
         dtype = torch.promote_types(flat[0].dtype, torch.float32)
         # One all-gather for all views instead of one per view.
         gathered = gather_batch(torch.cat([v.to(dtype) for v in flat], 1))
         chunks = iter(gathered.split([v.shape[1] for v in flat], dim=1))
-        return {
-            m: [
-                Embedding(
-                    next(chunks),
-                    boundaries=(kc, ),
-                    eps=self.eps,
-                    gather=False) for _ in views[m]
-            ]
-            for m in views
-        }
 
-    def _mean_terms(self, blocks, target, term):
+        def embedding(chunk):
+            if order is not None:
+                chunk = chunk.index_select(1, order)
+            return Embedding(
+                chunk, boundaries=(kc, ), eps=self.eps, gather=False)
+
+        return {m: [embedding(next(chunks)) for _ in views[m]] for m in views}
+
+    def _mean_terms(self, on_off, term):
         """(on, off, on + lambda * off, weight) averaged over view pairs."""
-        on_off = [bt_terms(block, target) for block in blocks]
         if on_off[0][0] is None:
             return None, None, None, None
         on_diag = sum(on for on, _ in on_off) / len(on_off)
