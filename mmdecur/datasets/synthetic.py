@@ -553,9 +553,7 @@ class SyntheticFactorDataset(_SyntheticBase):
         imgs = {}
         for k, m in enumerate(self.modalities):
             carriers = self.carriers[m]
-            # Fixed phases: one draw that no sample index reaches.
-            phases = self._rng(index if self.random_phase else 2**40,
-                               1 + 2 * k).random(len(carriers))
+            phases = self._phases(index, k).random(len(carriers))
             img = np.full((size, size, self.num_bands[m]), 127.5, np.float32)
             for (name, (band, axis,
                         cycles)), phase in zip(carriers.items(), phases):
@@ -568,6 +566,16 @@ class SyntheticFactorDataset(_SyntheticBase):
             img += self._noise(index, 2 + 2 * k, img.shape)
             imgs[m] = self._to_uint8(img)
         return imgs
+
+    def _phases(self, index: int, k: int) -> np.random.Generator:
+        if self.random_phase:
+            return self._rng(index, 1 + 2 * k)
+        # Fixed phases are part of the carrier layout, the same in every
+        # split (else validation images would be drawn from another
+        # distribution than training ones): the train split's draw at an
+        # index no sample reaches.
+        return np.random.default_rng(
+            [self.seed, SPLITS.index('train'), 2**40, 1 + 2 * k])
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_samples={self.num_samples}, '

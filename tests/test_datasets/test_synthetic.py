@@ -264,3 +264,25 @@ def test_factor_dataset_errors():
         SyntheticFactorDataset(num_private_factors=dict(a=1))
     with pytest.raises(ValueError, match='two or more'):
         SyntheticFactorDataset(modalities=('a', ))
+
+
+def test_factor_images_follow_one_law_in_every_split():
+    """Without noise and random phases an image is a function of its factors
+    alone: the same in train, val and test, so that validation measures the
+    training distribution."""
+    kwargs = dict(num_samples=4, num_common_factors=1, num_private_factors=1)
+    splits = [
+        SyntheticFactorDataset(split=s, **kwargs)
+        for s in ('train', 'val', 'test')
+    ]
+    factors = splits[0].get_data_info(0)['factors']
+    want = splits[0].render(factors, 0)
+    for ds in splits:
+        for index in (0, 3):
+            got = ds.render(factors, index)
+            for m in want:
+                np.testing.assert_array_equal(got[m], want[m])
+    # Random phases differ per sample (the layout still fixed by seed).
+    random = SyntheticFactorDataset(random_phase=True, **kwargs)
+    a, b = random.render(factors, 0), random.render(factors, 1)
+    assert not np.array_equal(a['a'], b['a'])

@@ -1,8 +1,9 @@
 # The synthetic factor dataset (no files): modalities 'a' and 'b', 3 bands
 # each, rendered from `num_common_factors` shared and `num_private_factors`
 # private factors per modality (gratings whose amplitudes are the factors).
-# The true common fraction is known by construction:
-# common / (common + private), here 4 / (4 + 4) = 0.5.
+# The true common fraction is known by construction (its
+# metainfo['true_common_fraction']; see SyntheticFactorDataset): the
+# functions of the common factors over all functions of a modality's factors.
 dataset_type = 'SyntheticFactorDataset'
 image_size = 32
 modalities = ('a', 'b')

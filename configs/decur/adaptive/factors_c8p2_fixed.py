@@ -3,7 +3,7 @@
 # the common fraction is (8 - 1) / (8 * 2 - 1) = 7/15 = 0.467 by construction
 # (see SyntheticFactorDataset). A small ResNet-18 (8-channel stem) and
 # 128-d embeddings: a CPU run of a few minutes. The reference for the
-# adaptive runs `factors_c8p2_adaptive_*.py`.
+# adaptive run `factors_c8p2_adaptive.py`.
 _base_ = [
     '../../_base_/models/decur_resnet18_demo.py',
     '../../_base_/datasets/synthetic_factors.py',
