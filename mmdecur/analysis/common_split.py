@@ -98,7 +98,9 @@ def plot_common_split(histories: Dict[str, dict],
     ax.set_ylabel('common ratio $K_c / K$')
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # Upper right: the runs settle below 1 and start on the left.
+    entries = len(ax.get_legend_handles_labels()[1])
+    ax.legend(fontsize=7, loc='upper right', ncol=2 if entries > 4 else 1)
 
     label, arrays = first
     masks = arrays['masks']
