@@ -15,6 +15,7 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from mmdecur.apis import pin_modality_order
 from mmdecur.engine import amp_optim_wrapper
 from mmdecur.registry import RUNNERS
 
@@ -69,10 +70,12 @@ def parse_args():
 
 
 def merge_common_args(cfg: Config, args) -> Config:
-    """Launcher, --cfg-options and the work dir (shared with test.py)."""
+    """Launcher, --cfg-options and the work dir (shared with test.py);
+    the modality order pinned before the Runner writes the config."""
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    pin_modality_order(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

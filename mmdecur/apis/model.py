@@ -22,6 +22,35 @@ def load_config(config: Union[str, Config],
     return cfg
 
 
+def pin_modality_order(cfg: Config) -> Config:
+    """Write the modality order into the config's data preprocessors.
+
+    The order of a data preprocessor's ``modalities`` dict is modality 1,
+    2, ... (encoders, fused features, loss pairs), but MMEngine writes a
+    config's dicts with sorted keys: a model built from a work dir's copy of
+    the config would take the modalities alphabetically, e.g. an FCN's
+    features concatenated as (hha, rgb) for a head trained on (rgb, hha).
+    This adds ``modality_order`` (a list, which keeps its order) wherever it
+    is missing, to the top-level ``data_preprocessor`` and to
+    ``model.data_preprocessor``. Call it on the config as written by the
+    user, before a Runner writes its copy.
+
+    Args:
+        cfg (Config): Modified in place.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    model = cfg.get('model')
+    for holder in (cfg, model if isinstance(model, dict) else None):
+        preprocessor = holder.get('data_preprocessor') if holder else None
+        if (isinstance(preprocessor, dict)
+                and isinstance(preprocessor.get('modalities'), dict)
+                and preprocessor.get('modality_order') is None):
+            preprocessor['modality_order'] = list(preprocessor['modalities'])
+    return cfg
+
+
 def init_model(config: Union[str, Config],
                checkpoint: Optional[str] = None,
                device: Union[str, torch.device] = 'cpu',

@@ -29,7 +29,7 @@ class MultiModalEncoder(BaseModule):
             is set), in fusion order; or one config with ``type`` used for
             every modality of ``modalities``.
         modalities (Sequence[str], optional): Needed when ``encoders`` is a
-            single shared config.
+            single shared config; with per-modality configs, their order.
         in_channels (dict, optional): Per-modality ``in_channels``.
         frozen (bool): Freeze the encoders (the frozen-encoder transfer
             protocol): no gradients, normalisation layers in eval mode.
@@ -55,6 +55,12 @@ class MultiModalEncoder(BaseModule):
             if not modalities:
                 raise ValueError('a shared encoder config needs `modalities`')
             encoders = {m: copy.deepcopy(encoders) for m in modalities}
+        elif modalities:
+            # Per-modality configs in the order `modalities` gives.
+            if sorted(modalities) != sorted(encoders):
+                raise ValueError(f'modalities {list(modalities)} do not name '
+                                 f'the encoders {sorted(encoders)}')
+            encoders = {m: encoders[m] for m in modalities}
         self.modalities = list(encoders)
         built = {}
         for m, cfg in encoders.items():

@@ -1,5 +1,5 @@
 # Copyright (c) mmdecur contributors. All rights reserved.
-from typing import Mapping, Optional, Sequence, Union
+from typing import List, Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseDataPreprocessor
@@ -9,6 +9,19 @@ from mmdecur.registry import MODELS
 from .batch_augment import BatchAugment
 
 ViewBatch = Union[Tensor, Sequence[Tensor]]
+
+
+def ordered_modalities(modalities: Mapping[str, Mapping],
+                       order: Optional[Sequence[str]] = None) -> List[str]:
+    """The names of ``modalities`` in ``order`` (default: key order)."""
+    if order is None:
+        return list(modalities)
+    order = list(order)
+    if len(set(order)) != len(order) or set(order) != set(modalities):
+        raise ValueError(
+            f'modality_order {order} must name each modality of the data '
+            f'preprocessor once: {sorted(modalities)}')
+    return order
 
 
 @MODELS.register_module()
@@ -45,17 +58,26 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
             op configs may be the CPU view pipelines' dicts (see
             :class:`BatchAugment`). Applied only when ``training``.
             Defaults to None.
+        modality_order (Sequence[str], optional): The order of
+            ``modalities`` (modality 1, 2, ...: the order of the encoders,
+            of fused features, of the loss pairs), if not their key order.
+            MMEngine writes configs with sorted dict keys, so
+            ``tools/train.py`` and ``tools/test.py`` pin the order here
+            (:func:`mmdecur.apis.pin_modality_order`) before the work dir's
+            copy of the config is written. Must name the same modalities.
+            Defaults to None.
     """
 
     def __init__(self,
                  modalities: Mapping[str, Mapping],
                  non_blocking: bool = True,
-                 batch_augments: Optional[dict] = None) -> None:
+                 batch_augments: Optional[dict] = None,
+                 modality_order: Optional[Sequence[str]] = None) -> None:
         super().__init__(non_blocking=non_blocking)
         if not modalities:
             raise ValueError('MultiModalDataPreprocessor needs at least one '
                              'modality')
-        self.modalities = list(modalities)
+        self.modalities = ordered_modalities(modalities, modality_order)
         self.bgr_to_rgb = {}
         self.value_ranges = {}
         for name, cfg in modalities.items():

@@ -31,6 +31,9 @@ class MultiModalSegDataPreProcessor(MultiModalDataPreprocessor):
         test_cfg (dict, optional): ``size``/``size_divisor`` at test time.
         non_blocking (bool): Asynchronous host-to-device copies (see
             :class:`MultiModalDataPreprocessor`). Defaults to True.
+        modality_order (Sequence[str], optional): The order of
+            ``modalities`` if not their key order (see
+            :class:`MultiModalDataPreprocessor`). Defaults to None.
     """
 
     def __init__(self,
@@ -40,8 +43,12 @@ class MultiModalSegDataPreProcessor(MultiModalDataPreprocessor):
                  pad_val: Number = 0,
                  seg_pad_val: Number = 255,
                  test_cfg: Optional[dict] = None,
-                 non_blocking: bool = True) -> None:
-        super().__init__(modalities=modalities, non_blocking=non_blocking)
+                 non_blocking: bool = True,
+                 modality_order: Optional[Sequence[str]] = None) -> None:
+        super().__init__(
+            modalities=modalities,
+            non_blocking=non_blocking,
+            modality_order=modality_order)
         self.size = size
         self.size_divisor = size_divisor
         self.pad_val = pad_val

@@ -7,6 +7,7 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import SampleList
 from torch import Tensor
 
+from mmdecur.models.data_preprocessors.multimodal import ordered_modalities
 from mmdecur.models.utils.modality_drop import (blank_modalities,
                                                 parse_drop_modalities)
 from mmdecur.models.utils.shape_check import ShapeCheckedLoadMixin
@@ -55,12 +56,18 @@ class MultiModalEncoderDecoder(ShapeCheckedLoadMixin, EncoderDecoder):
                  data_preprocessor: Optional[dict] = None,
                  **kwargs) -> None:
         backbone = copy.deepcopy(backbone)
-        modalities = (data_preprocessor or {}).get('modalities') if isinstance(
-            data_preprocessor, dict) else getattr(data_preprocessor,
-                                                  'modalities', None)
-        per_modality = 'type' not in backbone.get('encoders', {'type': 0})
-        if modalities and not per_modality and not backbone.get('modalities'):
-            # The dataset's modalities (data preprocessor) pick the encoders.
+        if isinstance(data_preprocessor, dict):
+            modalities = data_preprocessor.get('modalities')
+            modalities = modalities and ordered_modalities(
+                modalities, data_preprocessor.get('modality_order'))
+        else:
+            modalities = getattr(data_preprocessor, 'modalities', None)
+        encoders = backbone.get('encoders', {'type': 0})
+        per_modality = 'type' not in encoders
+        if modalities and not backbone.get('modalities') and (
+                not per_modality or set(encoders) == set(modalities)):
+            # The dataset's modalities (data preprocessor) pick the encoders
+            # and their order (a config's dict keys may have been sorted).
             backbone['modalities'] = list(modalities)
         if isinstance(data_preprocessor, dict):
             # Built in our scope (see MultiModalSelfSupervisor).
