@@ -419,6 +419,12 @@ def real_step(model, wrapper, next_batch, timer: PhaseTimer,
             timer.mark('forward')  # no loss module: forward includes loss
         loss, _ = model.parse_losses(losses)
         timer.mark('loss')
+    return _backward_and_step(wrapper, loss, timer)
+
+
+def _backward_and_step(wrapper, loss: torch.Tensor,
+                       timer: PhaseTimer) -> torch.Tensor:
+    """The backward and optimizer phases, the same in both loops."""
     wrapper.backward(wrapper.scale_loss(loss))
     timer.mark('backward')
     if wrapper.should_update():
@@ -460,13 +466,7 @@ def reference_step(model, wrapper, next_batch, timer: PhaseTimer,
             timer.mark('forward')
         loss, _ = model.parse_losses(losses)
         timer.mark('loss')
-    wrapper.backward(wrapper.scale_loss(loss))
-    timer.mark('backward')
-    if wrapper.should_update():
-        wrapper.step()
-        wrapper.zero_grad()
-    timer.mark('optimizer')
-    return loss.detach()
+    return _backward_and_step(wrapper, loss, timer)
 
 
 class Loop:

@@ -19,6 +19,9 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
+from mmdecur.utils.augment_params import (check_blur_args,
+                                          check_solarize_threshold,
+                                          factor_range)
 from .geometric import CV2_CN_MAX, apply_cv2
 
 __all__ = [
@@ -161,19 +164,6 @@ class BasePhotometric(BaseTransform):
         return f'{self.__class__.__name__}({self._repr_args()})'
 
 
-def _factor_range(value: Union[float, Sequence[float]],
-                  name: str) -> Optional[Tuple[float, float]]:
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f'{name} must be non-negative, got {value}')
-        return None if value == 0 else (max(0., 1 - value), 1 + value)
-    lo, hi = value
-    if not 0 <= lo <= hi:
-        raise ValueError(f'{name} range must satisfy 0 <= lo <= hi, got '
-                         f'{value!r}')
-    return float(lo), float(hi)
-
-
 @TRANSFORMS.register_module()
 class ColorJitterND(BasePhotometric):
     """Random brightness then contrast, clipped to the value range.
@@ -200,8 +190,8 @@ class ColorJitterND(BasePhotometric):
                  modalities: Optional[Union[str, Sequence[str]]] = None,
                  prob: float = 0.8) -> None:
         super().__init__(modalities=modalities, prob=prob)
-        self.brightness = _factor_range(brightness, 'brightness')
-        self.contrast = _factor_range(contrast, 'contrast')
+        self.brightness = factor_range(brightness, 'brightness')
+        self.contrast = factor_range(contrast, 'contrast')
 
     def apply(self, img: np.ndarray, results: dict,
               modality: str) -> np.ndarray:
@@ -279,13 +269,7 @@ class GaussianBlurND(BasePhotometric):
                  modalities: Optional[Union[str, Sequence[str]]] = None,
                  prob: float = 0.5) -> None:
         super().__init__(modalities=modalities, prob=prob)
-        if not 0 < sigma[0] <= sigma[1]:
-            raise ValueError(f'sigma must satisfy 0 < min <= max, got '
-                             f'{sigma!r}')
-        if kernel_size is not None and (kernel_size < 1
-                                        or kernel_size % 2 == 0):
-            raise ValueError(f'kernel_size must be odd and positive, got '
-                             f'{kernel_size}')
+        check_blur_args(sigma, kernel_size)
         self.sigma = tuple(sigma)
         self.kernel_size = kernel_size
 
@@ -330,9 +314,7 @@ class SolarizeND(BasePhotometric):
                  modalities: Optional[Union[str, Sequence[str]]] = None,
                  prob: float = 0.2) -> None:
         super().__init__(modalities=modalities, prob=prob)
-        if not 0 <= threshold <= 1:
-            raise ValueError(f'threshold is a fraction of the value range '
-                             f'and must be in [0, 1], got {threshold}')
+        check_solarize_threshold(threshold)
         self.threshold = threshold
 
     def apply(self, img: np.ndarray, results: dict,

@@ -3,16 +3,15 @@
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
-from .intensity import OUT_RANGES
+from .intensity import ModalityScale, _check_out_dtype
 
 __all__ = ['DepthScale']
 
 
 @TRANSFORMS.register_module()
-class DepthScale(BaseTransform):
+class DepthScale(ModalityScale):
     """Raw depth maps (uint16 millimetres, uint8, float metres) to one
     known value range (uint8 0..255 or float 0..1).
 
@@ -92,10 +91,7 @@ class DepthScale(BaseTransform):
         self.depth_range = depth_range
         self.invalid_value = (None if invalid_value is None else
                               float(invalid_value))
-        if out_dtype not in OUT_RANGES:
-            raise ValueError(f'DepthScale: out_dtype must be one of '
-                             f'{list(OUT_RANGES)}, got {out_dtype!r}')
-        self.out_dtype = out_dtype
+        self.out_dtype = _check_out_dtype(out_dtype)
 
     def _bounds(self, band: np.ndarray,
                 valid: np.ndarray) -> Optional[Tuple[float, float]]:
@@ -138,17 +134,6 @@ class DepthScale(BaseTransform):
         if self.out_dtype == 'uint8':
             return out.astype(np.uint8)
         return (out / 255.0).astype(np.float32)
-
-    def transform(self, results: dict) -> dict:
-        imgs = dict(results['imgs'])
-        ranges = dict(results.get('value_ranges') or {})
-        for name in self.modalities:
-            if name in imgs:
-                imgs[name] = self.scale(imgs[name])
-                ranges[name] = OUT_RANGES[self.out_dtype]
-        results['imgs'] = imgs
-        results['value_ranges'] = ranges
-        return results
 
     def __repr__(self) -> str:
         detail = (f'depth_range={self.depth_range}' if self.mode == 'fixed'

@@ -16,6 +16,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdecur.registry import TRANSFORMS
+from mmdecur.utils.augment_params import central_crop_box, check_crop_args
 
 __all__ = [
     'RandomResizedCropND', 'RandomFlipND', 'ResizeND', 'CenterCropND',
@@ -278,12 +279,7 @@ class RandomResizedCropND(BaseTransform):
                  interpolation: str = 'bilinear',
                  max_attempts: int = 10) -> None:
         self.size = _to_hw(size)
-        if not (0 < scale[0] <= scale[1] <= 1):
-            raise ValueError(f'scale must satisfy 0 < min <= max <= 1, got '
-                             f'{scale!r}')
-        if not (0 < ratio[0] <= ratio[1]):
-            raise ValueError(f'ratio must satisfy 0 < min <= max, got '
-                             f'{ratio!r}')
+        check_crop_args(scale, ratio)
         self.scale = tuple(scale)
         self.ratio = tuple(ratio)
         self.interpolation = _check_interpolation(interpolation)
@@ -310,14 +306,7 @@ class RandomResizedCropND(BaseTransform):
                 top = np.random.randint(0, h - crop_h + 1)
                 left = np.random.randint(0, w - crop_w + 1)
                 return top, left, crop_h, crop_w
-        in_ratio = w / h
-        if in_ratio < self.ratio[0]:
-            crop_w, crop_h = w, int(round(w / self.ratio[0]))
-        elif in_ratio > self.ratio[1]:
-            crop_h, crop_w = h, int(round(h * self.ratio[1]))
-        else:
-            crop_h, crop_w = h, w
-        return (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w
+        return central_crop_box(h, w, self.ratio)
 
     def transform(self, results: dict) -> dict:
         """Crop and resize every image and label with one random box.

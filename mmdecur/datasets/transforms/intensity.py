@@ -291,8 +291,32 @@ class StatsScale(BaseTransform):
                 f'percentile_clip={self.percentile_clip})')
 
 
+class ModalityScale(BaseTransform):
+    """Base of the transforms that scale whole images of some modalities
+    with :meth:`scale` into ``OUT_RANGES[self.out_dtype]`` and record that
+    range in ``value_ranges``. Subclasses set ``modalities`` and
+    ``out_dtype`` and implement ``scale(img) -> img``."""
+
+    modalities: Sequence[str]
+    out_dtype: str
+
+    def scale(self, img: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, results: dict) -> dict:
+        imgs = dict(results['imgs'])
+        ranges = dict(results.get('value_ranges') or {})
+        for name in self.modalities:
+            if name in imgs:
+                imgs[name] = self.scale(imgs[name])
+                ranges[name] = OUT_RANGES[self.out_dtype]
+        results['imgs'] = imgs
+        results['value_ranges'] = ranges
+        return results
+
+
 @TRANSFORMS.register_module()
-class PercentileScale(BaseTransform):
+class PercentileScale(ModalityScale):
     """Per-image, per-band robust min-max scaling to [0, 1].
 
     Each band is clipped to its own ``(low, high)`` percentiles and mapped
@@ -326,17 +350,6 @@ class PercentileScale(BaseTransform):
             x, (self.low, self.high), axis=(0, 1), keepdims=True)
         span = np.where(hi > lo, hi - lo, 1.0)
         return _finish((np.clip(x, lo, hi) - lo) / span, self.out_dtype)
-
-    def transform(self, results: dict) -> dict:
-        imgs = dict(results['imgs'])
-        ranges = dict(results.get('value_ranges') or {})
-        for name in self.modalities:
-            if name in imgs:
-                imgs[name] = self.scale(imgs[name])
-                ranges[name] = OUT_RANGES[self.out_dtype]
-        results['imgs'] = imgs
-        results['value_ranges'] = ranges
-        return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(modalities={self.modalities}, '

@@ -65,6 +65,10 @@ from mmengine.logging import MessageHub
 from torch import Tensor
 
 from mmdecur.registry import MODELS
+from mmdecur.utils.augment_params import (central_crop_box, check_blur_args,
+                                          check_crop_args,
+                                          check_solarize_threshold,
+                                          factor_range)
 
 __all__ = [
     'BatchAugment', 'BatchAugmentPipeline', 'BatchOp',
@@ -137,19 +141,6 @@ def _uniform(n: int, lo: float, hi: float, generator: torch.Generator,
 
 def _per_sample(v: Tensor) -> Tensor:
     return v.view(-1, 1, 1, 1)
-
-
-def _factor_range(value, name: str) -> Optional[Tuple[float, float]]:
-    # The rule of ColorJitterND's factors (models never import datasets).
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f'{name} must be non-negative, got {value}')
-        return None if value == 0 else (max(0., 1 - value), 1 + value)
-    lo, hi = value
-    if not 0 <= lo <= hi:
-        raise ValueError(f'{name} range must satisfy 0 <= lo <= hi, got '
-                         f'{value!r}')
-    return float(lo), float(hi)
 
 
 class BatchOp:
@@ -258,12 +249,7 @@ class BatchRandomResizedCrop(BatchOp):
             raise ValueError(f'size must be an int or (height, width), got '
                              f'{size!r}')
         self.size = (int(size[0]), int(size[1]))
-        if not (0 < scale[0] <= scale[1] <= 1):
-            raise ValueError(f'scale must satisfy 0 < min <= max <= 1, got '
-                             f'{scale!r}')
-        if not (0 < ratio[0] <= ratio[1]):
-            raise ValueError(f'ratio must satisfy 0 < min <= max, got '
-                             f'{ratio!r}')
+        check_crop_args(scale, ratio)
         if interpolation != 'bilinear':
             raise ValueError(
                 f'BatchRandomResizedCrop: interpolation {interpolation!r} '
@@ -278,14 +264,7 @@ class BatchRandomResizedCrop(BatchOp):
 
     def fallback(self, h: int, w: int) -> Tuple[int, int, int, int]:
         """The central crop used when no attempt fits (as the CPU op)."""
-        in_ratio = w / h
-        if in_ratio < self.ratio[0]:
-            crop_w, crop_h = w, int(round(w / self.ratio[0]))
-        elif in_ratio > self.ratio[1]:
-            crop_h, crop_w = h, int(round(h * self.ratio[1]))
-        else:
-            crop_h, crop_w = h, w
-        return (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w
+        return central_crop_box(h, w, self.ratio)
 
     def sample(self, n, hw, generator, device) -> Params:
         """Boxes: ``top``, ``left``, ``height``, ``width`` (int64, (n,))."""
@@ -470,8 +449,8 @@ class BatchColorJitter(BatchOp):
                  modalities: Optional[Union[str, Sequence[str]]] = None,
                  prob: float = 0.8) -> None:
         super().__init__(prob=prob, modalities=modalities)
-        self.brightness = _factor_range(brightness, 'brightness')
-        self.contrast = _factor_range(contrast, 'contrast')
+        self.brightness = factor_range(brightness, 'brightness')
+        self.contrast = factor_range(contrast, 'contrast')
 
     def sample(self, n, hw, generator, device) -> Params:
         """``apply`` (bool), ``brightness`` and ``contrast`` (float32; 1
@@ -568,13 +547,7 @@ class BatchGaussianBlur(BatchOp):
                  modalities: Optional[Union[str, Sequence[str]]] = None,
                  prob: float = 0.5) -> None:
         super().__init__(prob=prob, modalities=modalities)
-        if not 0 < sigma[0] <= sigma[1]:
-            raise ValueError(f'sigma must satisfy 0 < min <= max, got '
-                             f'{sigma!r}')
-        if kernel_size is not None and (kernel_size < 1
-                                        or kernel_size % 2 == 0):
-            raise ValueError(f'kernel_size must be odd and positive, got '
-                             f'{kernel_size}')
+        check_blur_args(sigma, kernel_size)
         self.sigma = (float(sigma[0]), float(sigma[1]))
         self.kernel_size = kernel_size
 
@@ -655,10 +628,7 @@ class BatchSolarize(BatchOp):
                  modalities: Optional[Union[str, Sequence[str]]] = None,
                  prob: float = 0.2) -> None:
         super().__init__(prob=prob, modalities=modalities)
-        if not 0 <= threshold <= 1:
-            raise ValueError(f'threshold is a fraction of the value range '
-                             f'and must be in [0, 1], got {threshold}')
-        self.threshold = float(threshold)
+        self.threshold = check_solarize_threshold(threshold)
 
     def sample(self, n, hw, generator, device) -> Params:
         """``apply``: (n,) bool."""
