@@ -6,28 +6,13 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmdecur.engine.hooks.common_split_hook import hex_to_mask
-from mmdecur.testing import DEMO_CONFIG, tiny_demo_options
+from mmdecur.testing import DEMO_CONFIG, LossRecorder, tiny_demo_options
 
 # No dead band, whole gaps: the split moves whenever the target differs.
 ADAPTIVE = dict(start_epoch=1, deadband=0., gain=1., max_step=0.5, cooldown=0)
-
-
-class LossRecorder(Hook):
-    priority = 'VERY_LOW'
-
-    def __init__(self):
-        self.losses = {}
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None):
-        self.losses[runner.iter] = outputs['loss'].item()
 
 
 def run(work_dir, max_epochs=3, resume_from=None, adaptive=ADAPTIVE):

@@ -6,24 +6,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmdecur.testing import DEMO_CONFIG, tiny_demo_options
-
-
-class LossRecorder(Hook):
-    priority = 'VERY_LOW'
-
-    def __init__(self):
-        self.losses = {}
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None):
-        self.losses[runner.iter] = outputs['loss'].item()
+from mmdecur.testing import DEMO_CONFIG, LossRecorder, tiny_demo_options
 
 
 def run(work_dir, max_epochs=3, resume_from=None, random_state_hook=True):

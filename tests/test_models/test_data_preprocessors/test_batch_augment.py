@@ -793,23 +793,9 @@ def test_the_gpu_aug_configs_keep_the_cpu_view_pipelines():
 def train_demo_gpu_aug(work_dir, resume_from=None):
     """Losses per iteration of the tiny demo with batch augmentation and
     without RandomStateHook (the batch draws must not need it)."""
-    from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
-    from mmdecur.testing import tiny_demo_options
-
-    class LossRecorder(Hook):
-        priority = 'VERY_LOW'
-
-        def __init__(self):
-            self.losses = {}
-
-        def after_train_iter(self,
-                             runner,
-                             batch_idx,
-                             data_batch=None,
-                             outputs=None):
-            self.losses[runner.iter] = outputs['loss'].item()
+    from mmdecur.testing import LossRecorder, tiny_demo_options
 
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs/decur/demo_synthetic_gpu_aug.py'))
